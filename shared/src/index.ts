@@ -1,0 +1,6 @@
+export * from './errors.js'
+export * from './clock.js'
+export * from './series.js'
+export * from './log/logger.js'
+export * from './wire/types.js'
+export * from './config/schema.js'

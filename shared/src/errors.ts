@@ -54,6 +54,13 @@ export type WireRejectReason =
   | 'bad_timestamp'
   | 'trailing_bytes'
   | 'bad_utf8'
+  | 'bad_flags'
+  | 'bad_agent_id'
+  | 'bad_seq'
+  | 'bad_symbol'
+  | 'bad_varint'
+  | 'sample_count_mismatch'
+  | 'empty_series'
 
 /** The store refused or could not be reached; retryable errors are nak'ed, not dead-lettered. */
 export class StoreError extends TidewatchError {

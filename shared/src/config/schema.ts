@@ -16,15 +16,20 @@ export function parseDurationMs(text: string): number | undefined {
   return Math.round(Number(match[1]) * (DURATION_UNITS_MS[match[2] as string] as number))
 }
 
-/** A duration string, validated and turned into milliseconds. */
+const DURATION_EXPECTED = 'expected a duration such as "10s", "500ms" or "7d"'
+
+/**
+ * A duration string, validated and turned into milliseconds. Messages start with "expected ..."
+ * and leave out what was found: the config loader appends it (and keeps secrets out of it).
+ */
 export const duration = (defaultText: string) =>
   z
-    .string()
+    .string({ error: DURATION_EXPECTED })
     .default(defaultText)
     .transform((text, ctx) => {
       const ms = parseDurationMs(text)
       if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `expected a duration such as "10s", "500ms" or "7d", found "${text}"` })
+        ctx.addIssue({ code: 'custom', message: DURATION_EXPECTED })
         return z.NEVER
       }
       return ms
@@ -120,6 +125,13 @@ export const agentConfigSchema = z.strictObject({
       flush_interval: duration('10s'),
       flush_jitter: duration('1s'),
       spool_max_bytes: positiveInt(256 * 1024 * 1024),
+      /** Batches waiting for NATS are held in memory up to this many encoded bytes; beyond it the oldest are dropped and counted. */
+      queue_max_bytes: positiveInt(64 * 1024 * 1024),
+      /** First delay after a failed publish; doubles per failure up to `retry_max_delay`. */
+      retry_initial_delay: duration('500ms'),
+      retry_max_delay: duration('30s'),
+      /** How long a publish waits for JetStream's ack before it counts as failed. */
+      publish_timeout: duration('5s'),
     })
     .prefault({}),
   global_labels: z.record(labelName, z.string()).default({}),
@@ -160,9 +172,8 @@ export const aggregatorConfigSchema = z.strictObject({
       /** Messages delivered but not yet acked, across the pipeline: the bound on in-flight work. */
       max_ack_pending: positiveInt(2_000),
       ack_wait: duration('60s'),
-      /** Messages and bytes fetched per pull. */
+      /** Messages fetched per pull (JetStream takes a message or a byte bound, not both). */
       pull_max_messages: positiveInt(500),
-      pull_max_bytes: positiveInt(16 * 1024 * 1024),
     })
     .prefault({}),
   pipeline: z

@@ -1,0 +1,278 @@
+import {
+  batchId,
+  checkBatchBytes,
+  encodeBatch,
+  limitsFromConfig,
+  validateBatch,
+  WireError,
+  type AgentConfig,
+  type Clock,
+  type Labels,
+  type Logger,
+  type MetricBatch,
+  type SeriesSamples,
+  type WireLimits,
+} from '@tidewatch/shared'
+import { SampleBuffer } from './batcher.js'
+import type { Accumulator, Input } from './inputs/types.js'
+import type { SeqStore } from './seq-store.js'
+import type { QueuedBatch } from './spool/types.js'
+import type { Timers } from './timers.js'
+
+/*
+ * The runner. Inputs only gather; everything else happens here, once, for every input:
+ *
+ *   every interval:        inputs[i].gather(acc) --(+host, +global labels)--> SampleBuffer
+ *   every flush_interval   SampleBuffer.drain --> chunks (batch_max_samples, max_series_per_batch)
+ *   (or buffer full):        --> seq (persisted first) --> MetricBatch --> validate --> encode
+ *                            --> BatchHandler (RetryingDelivery -> NatsPublisher, or the dry-run printer)
+ */
+
+/** A batch as built: the readable form and what goes on the wire. */
+export interface BuiltBatch {
+  batch: MetricBatch
+  queued: QueuedBatch
+}
+
+/** Where built batches go; the handler owns them from then on (queueing, retry, printing). */
+export type BatchHandler = (batches: BuiltBatch[]) => Promise<void>
+
+export interface AgentStats {
+  gatherRounds: number
+  gatherErrors: number
+  /** Rounds of an input skipped because its previous gather was still running. */
+  gatherSkipped: number
+  /** Samples refused before batching (non-finite values) or in a batch that failed validation. */
+  droppedSamples: number
+  batchesBuilt: number
+}
+
+export interface AgentOptions {
+  config: AgentConfig
+  agentId: string
+  /** The `host` label of every series. */
+  hostname: string
+  /** `<output.subject_prefix>.<agent id>` */
+  subject: string
+  inputs: Input[]
+  seq: SeqStore
+  handler: BatchHandler
+  clock: Clock
+  timers: Timers
+  logger: Logger
+  /** [0, 1); picks the flush jitter. Default Math.random. */
+  random?: () => number
+}
+
+export class Agent {
+  readonly stats: AgentStats = { gatherRounds: 0, gatherErrors: 0, gatherSkipped: 0, droppedSamples: 0, batchesBuilt: 0 }
+  private readonly buffer = new SampleBuffer()
+  private readonly limits: WireLimits
+  private readonly commonLabels: Labels
+  private readonly log: Logger
+  private readonly random: () => number
+  private readonly busy = new Set<Input>()
+  private cancelGatherTimer: (() => void) | undefined
+  private cancelFlushTimer: (() => void) | undefined
+  private running = false
+  private startedAtMs = 0
+  private tick = 0
+  private gathering: Promise<void> = Promise.resolve()
+  private flushing: Promise<unknown> = Promise.resolve()
+
+  constructor(private readonly options: AgentOptions) {
+    this.limits = limitsFromConfig(options.config.limits)
+    // `host` comes last so global labels cannot override it (config loading also rejects global_labels.host).
+    this.commonLabels = { ...options.config.global_labels, host: options.hostname }
+    this.log = options.logger.child({ component: 'agent', agent_id: options.agentId })
+    this.random = options.random ?? Math.random
+  }
+
+  /** Initializes every input; the first that cannot run stops the agent (its error names the input). */
+  async init(): Promise<void> {
+    for (const input of this.options.inputs) {
+      try {
+        await input.init()
+      } catch (error) {
+        throw new Error(`input "${input.name}" cannot start: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+      }
+    }
+  }
+
+  /** One collection, built into batches and handed over (for --once). */
+  async runOnce(): Promise<BuiltBatch[]> {
+    await this.gather()
+    return this.flush()
+  }
+
+  /** Gathers every `agent.interval` (first round now) and flushes every `agent.flush_interval` plus jitter. */
+  start(): void {
+    if (this.running) return
+    this.running = true
+    this.startedAtMs = this.options.clock.now()
+    this.tick = 0
+    this.onGatherTick()
+    this.scheduleFlush()
+  }
+
+  /** Stops the timers, waits for a running gather, then flushes what was gathered. */
+  async stop(): Promise<void> {
+    this.running = false
+    this.cancelGatherTimer?.()
+    this.cancelFlushTimer?.()
+    await this.gathering
+    await this.flush()
+  }
+
+  /** Runs every input once, concurrently; a failing input is logged and counted, the others still report. */
+  async gather(): Promise<void> {
+    this.stats.gatherRounds++
+    await Promise.all(this.options.inputs.map((input) => this.gatherInput(input)))
+  }
+
+  /** Cuts everything buffered into batches, numbers, validates and encodes them, and hands them over. */
+  flush(): Promise<BuiltBatch[]> {
+    // Serialized: a batch's seq is the store's next number at the moment it is encoded.
+    const run = this.flushing.then(() => this.buildAndHandOver())
+    this.flushing = run.catch(() => undefined)
+    return run
+  }
+
+  private async buildAndHandOver(): Promise<BuiltBatch[]> {
+    const chunks = this.buffer.drain({
+      maxSamples: Math.min(this.options.config.agent.batch_max_samples, this.limits.maxSamplesPerBatch),
+      maxSeries: this.limits.maxSeriesPerBatch,
+    })
+    const built: BuiltBatch[] = []
+    while (chunks.length > 0) {
+      const series = chunks.shift() as SeriesSamples[]
+      const result = await this.build(series)
+      if (result === 'too_large') {
+        const halves = splitInHalf(series)
+        if (halves !== undefined) {
+          chunks.unshift(...halves)
+          continue
+        }
+        this.dropChunk(series, new WireError('batch_too_large', 'one sample does not fit limits.max_batch_bytes'))
+      } else if (result instanceof WireError) {
+        this.dropChunk(series, result)
+      } else {
+        built.push(result)
+      }
+    }
+    if (built.length > 0) await this.options.handler(built)
+    return built
+  }
+
+  private async build(series: SeriesSamples[]): Promise<BuiltBatch | WireError | 'too_large'> {
+    const nowMs = this.options.clock.now()
+    // The seq is fixed-width in the header, so the size measured with the next number is final.
+    const batch: MetricBatch = { agentId: this.options.agentId, seq: this.options.seq.peek(), createdMs: Math.floor(nowMs), series }
+    let data: Uint8Array
+    try {
+      validateBatch(batch, this.limits, nowMs)
+      data = encodeBatch(batch)
+    } catch (error) {
+      if (error instanceof WireError) return error
+      throw error
+    }
+    try {
+      checkBatchBytes(data.byteLength, this.limits)
+    } catch {
+      return 'too_large'
+    }
+    const seq = await this.options.seq.next()
+    if (seq !== batch.seq) throw new Error(`seq store handed out ${seq}, expected ${batch.seq}`)
+    const id = batchId(batch.agentId, seq)
+    const sampleCount = series.reduce((sum, s) => sum + s.values.length, 0)
+    this.stats.batchesBuilt++
+    this.log.debug({ batch_id: id, series: series.length, samples: sampleCount, bytes: data.byteLength }, 'batch built')
+    return { batch, queued: { id, seq, subject: this.options.subject, data, sampleCount } }
+  }
+
+  private dropChunk(series: SeriesSamples[], error: WireError): void {
+    const samples = series.reduce((sum, s) => sum + s.values.length, 0)
+    this.stats.droppedSamples += samples
+    this.log.error({ err: error, reason: error.reason, samples, dropped_samples_total: this.stats.droppedSamples }, 'samples dropped: the batch would be rejected')
+  }
+
+  private async gatherInput(input: Input): Promise<void> {
+    if (this.busy.has(input)) {
+      this.stats.gatherSkipped++
+      this.log.warn({ input: input.name }, 'previous gather still running; skipping this round')
+      return
+    }
+    this.busy.add(input)
+    try {
+      await input.gather(this.accumulatorFor(input))
+    } catch (error) {
+      this.stats.gatherErrors++
+      this.log.error({ err: error, input: input.name, gather_errors_total: this.stats.gatherErrors }, 'gather failed; this round of the input is lost')
+    } finally {
+      this.busy.delete(input)
+    }
+  }
+
+  private accumulatorFor(input: Input): Accumulator {
+    return {
+      add: (name, labels, value, timestampMs) => {
+        if (!Number.isFinite(value)) {
+          this.stats.droppedSamples++
+          this.log.warn({ input: input.name, metric: name, value: String(value) }, 'non-finite sample dropped')
+          return
+        }
+        this.buffer.add(name, { ...labels, ...this.commonLabels }, value, Math.round(timestampMs))
+      },
+    }
+  }
+
+  private onGatherTick(): void {
+    if (!this.running) return
+    const round = this.gather().then(() => {
+      if (this.buffer.sampleCount >= this.options.config.agent.batch_max_samples) void this.flushQuietly()
+    })
+    this.gathering = round
+    // Ticks are anchored to the start time so a slow gather does not make the schedule drift.
+    this.tick++
+    const interval = this.options.config.agent.interval
+    const next = this.startedAtMs + this.tick * interval
+    const now = this.options.clock.now()
+    if (next < now) this.tick += Math.ceil((now - next) / interval)
+    this.cancelGatherTimer = this.options.timers.setTimeout(() => this.onGatherTick(), this.startedAtMs + this.tick * interval - now)
+  }
+
+  private scheduleFlush(): void {
+    if (!this.running) return
+    const { flush_interval, flush_jitter } = this.options.config.agent
+    const delay = flush_interval + Math.floor(this.random() * flush_jitter)
+    this.cancelFlushTimer = this.options.timers.setTimeout(() => {
+      void this.flushQuietly().finally(() => this.scheduleFlush())
+    }, delay)
+  }
+
+  private async flushQuietly(): Promise<void> {
+    try {
+      await this.flush()
+    } catch (error) {
+      this.log.error({ err: error }, 'flush failed; the samples of this flush are lost')
+    }
+  }
+}
+
+/** Halves a chunk (by series, or by samples when it is one series); undefined when it is one sample. */
+function splitInHalf(series: SeriesSamples[]): [SeriesSamples[], SeriesSamples[]] | undefined {
+  if (series.length > 1) {
+    const mid = Math.ceil(series.length / 2)
+    return [series.slice(0, mid), series.slice(mid)]
+  }
+  const only = series[0]
+  if (only === undefined || only.values.length < 2) return undefined
+  const mid = Math.ceil(only.values.length / 2)
+  const part = (from: number, to: number): SeriesSamples => ({
+    name: only.name,
+    labels: only.labels,
+    timestamps: Array.from(only.timestamps).slice(from, to),
+    values: Array.from(only.values).slice(from, to),
+  })
+  return [[part(0, mid)], [part(mid, only.values.length)]]
+}

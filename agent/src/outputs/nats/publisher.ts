@@ -1,0 +1,60 @@
+import { JetStreamApiError, jetstream, type JetStreamClient } from '@nats-io/jetstream'
+import { TidewatchError, type Logger, type NatsConnection } from '@tidewatch/shared'
+import type { BatchSink } from '../../delivery.js'
+import type { QueuedBatch } from '../../spool/types.js'
+
+/** JetStream API error 10054: the message is larger than the stream's max_msg_size. */
+const MESSAGE_TOO_LARGE = 10054
+
+export class PublishError extends TidewatchError {
+  override readonly name = 'PublishError'
+  constructor(message: string, retryable: boolean, options?: { cause?: unknown }) {
+    super(message, retryable ? 'PUBLISH_FAILED' : 'PUBLISH_REFUSED', retryable, options)
+  }
+}
+
+export interface NatsPublisherOptions {
+  connection: NatsConnection
+  logger: Logger
+  /** How long to wait for the stream's ack, ms (`agent.publish_timeout`). */
+  timeoutMs: number
+}
+
+/**
+ * Publishes a batch to JetStream with `Nats-Msg-Id` = the batch id, so a re-send inside the
+ * stream's duplicate window is stored once (the ack then says `duplicate`). It publishes once per
+ * call: retry, ordering and queueing belong to the runner (RetryingDelivery). It never creates
+ * streams; the aggregator owns METRICS, and a missing stream is a retryable failure.
+ */
+export class NatsPublisher implements BatchSink {
+  private readonly js: JetStreamClient
+  private readonly log: Logger
+
+  constructor(private readonly options: NatsPublisherOptions) {
+    this.js = jetstream(options.connection)
+    this.log = options.logger.child({ component: 'nats-publisher' })
+  }
+
+  async send(batch: QueuedBatch): Promise<{ duplicate: boolean }> {
+    const maxPayload = this.options.connection.info?.max_payload
+    if (maxPayload !== undefined && batch.data.byteLength > maxPayload) {
+      throw new PublishError(`batch ${batch.id} is ${batch.data.byteLength} bytes, over the server's max_payload ${maxPayload}`, false)
+    }
+    try {
+      const ack = await this.js.publish(batch.subject, batch.data, { msgID: batch.id, timeout: this.options.timeoutMs })
+      this.log.debug({ batch_id: batch.id, stream: ack.stream, stream_seq: ack.seq, duplicate: ack.duplicate }, 'batch published')
+      return { duplicate: ack.duplicate }
+    } catch (error) {
+      if (error instanceof JetStreamApiError && error.code === MESSAGE_TOO_LARGE) {
+        throw new PublishError(`the stream refused batch ${batch.id} as too large`, false, { cause: error })
+      }
+      const reason = error instanceof Error ? error.message : String(error)
+      throw new PublishError(`publishing batch ${batch.id} to ${batch.subject} failed: ${reason}`, true, { cause: error })
+    }
+  }
+
+  /** Flushes what the client buffered; closing the connection is the caller's (it opened it). */
+  async close(): Promise<void> {
+    if (!this.options.connection.isClosed()) await this.options.connection.flush().catch(() => undefined)
+  }
+}

@@ -1,0 +1,50 @@
+import type { BatchQueue, QueuedBatch } from './types.js'
+
+/** An in-memory FIFO bounded by encoded bytes; it always keeps the newest batch, even an oversized one. */
+export class MemoryQueue implements BatchQueue {
+  private items: QueuedBatch[] = []
+  private head = 0
+  private size = 0
+
+  constructor(private readonly maxBytes: number) {}
+
+  get length(): number {
+    return this.items.length - this.head
+  }
+
+  get bytes(): number {
+    return this.size
+  }
+
+  async push(batch: QueuedBatch): Promise<QueuedBatch[]> {
+    this.items.push(batch)
+    this.size += batch.data.byteLength
+    const dropped: QueuedBatch[] = []
+    while (this.size > this.maxBytes && this.length > 1) {
+      const oldest = this.items[this.head] as QueuedBatch
+      this.removeHead()
+      dropped.push(oldest)
+    }
+    return dropped
+  }
+
+  async peek(): Promise<QueuedBatch | undefined> {
+    return this.items[this.head]
+  }
+
+  async ack(id: string): Promise<void> {
+    if (this.items[this.head]?.id === id) this.removeHead()
+  }
+
+  private removeHead(): void {
+    const oldest = this.items[this.head] as QueuedBatch
+    this.items[this.head] = undefined as unknown as QueuedBatch
+    this.head++
+    this.size -= oldest.data.byteLength
+    // Compact now and then so a long outage does not keep a growing array of holes.
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head)
+      this.head = 0
+    }
+  }
+}

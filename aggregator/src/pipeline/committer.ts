@@ -1,0 +1,145 @@
+import { retryUntilAborted, type Clock } from '@tidewatch/shared'
+import type { Logger } from 'pino'
+import type { AcceptedMessage } from './classify.js'
+import { RecoveryBuffer } from './recovery.js'
+import type { IntentLog } from '../sinks/clickhouse/intent-log.js'
+import { prepareRows } from '../sinks/clickhouse/rows.js'
+import type { SeriesRegistry } from '../sinks/clickhouse/series-registry.js'
+import type { ClickHouseSampleWriter } from '../sinks/clickhouse/writer.js'
+import type { PipelineCounters } from './counters.js'
+
+export interface CommitterOptions {
+  consumerName: string
+  intentLog: IntentLog
+  writer: ClickHouseSampleWriter
+  registry: SeriesRegistry
+  clock: Clock
+  logger: Logger
+  counters: PipelineCounters
+  /** Aborting stops retries; unacked messages are redelivered to the next run. */
+  signal: AbortSignal
+  /** How often to tell JetStream a message is still being worked on while the store is failing. */
+  workingIntervalMs: number
+  /** Held redelivered batches are re-checked for a commit after this long. */
+  recoveryRecheckMs: number
+}
+
+/**
+ * Stores micro-batches exactly once and acks their messages only after the store committed them.
+ *
+ * Order per batch: intent (token -> stream sequences) -> data with that token -> commit record -> ack.
+ * Store failures are retried in place (messages kept alive with `working()`), so a batch is never
+ * regrouped while this process lives; only a crash regroups, and the intent log undoes that.
+ */
+export class BatchCommitter {
+  private readonly recovery = new RecoveryBuffer()
+
+  constructor(private readonly options: CommitterOptions) {}
+
+  async commit(messages: readonly AcceptedMessage[]): Promise<void> {
+    const fresh: AcceptedMessage[] = []
+    const redelivered: AcceptedMessage[] = []
+    for (const message of messages) (message.message.redelivered ? redelivered : fresh).push(message)
+
+    if (redelivered.length > 0) await this.sortRedelivered(redelivered, fresh)
+    for (const { intent, messages: group } of this.recovery.takeComplete()) {
+      await this.store(intent.token, group, { intentRecorded: true })
+      this.options.counters.recoveredBatches++
+    }
+    await this.recheckHeld()
+    if (fresh.length > 0) await this.store(this.tokenFor(fresh), fresh, { intentRecorded: false })
+  }
+
+  private tokenFor(messages: readonly AcceptedMessage[]): string {
+    let first = Infinity
+    let last = -Infinity
+    for (const m of messages) {
+      if (m.message.seq < first) first = m.message.seq
+      if (m.message.seq > last) last = m.message.seq
+    }
+    // Each stream sequence is delivered fresh once, so a fresh batch's range and size are unique.
+    return `${this.options.consumerName}:${first}-${last}:${messages.length}`
+  }
+
+  private async sortRedelivered(redelivered: AcceptedMessage[], fresh: AcceptedMessage[]): Promise<void> {
+    const seqs = redelivered.map((m) => m.message.seq)
+    const intents = await this.retry('look up intents', redelivered, () => this.options.intentLog.lookup(seqs))
+    const now = this.options.clock.now()
+    for (const message of redelivered) {
+      const intent = intents.get(message.message.seq)
+      if (intent === undefined) fresh.push(message)
+      else if (intent.committed) {
+        message.message.ack()
+        this.options.counters.duplicateMessagesSkipped++
+      } else this.recovery.hold(intent, message, now)
+    }
+  }
+
+  private async recheckHeld(): Promise<void> {
+    const stale = this.recovery.stale(this.options.clock.now(), this.options.recoveryRecheckMs)
+    if (stale.length === 0) return
+    const seqs = stale.flatMap((held) => held.intent.seqs)
+    const intents = await this.options.intentLog.lookup(seqs).catch(() => new Map())
+    for (const held of stale) {
+      const current = intents.get(held.intent.seqs[0] as number)
+      if (current?.committed) {
+        for (const m of held.messages) m.message.ack()
+        this.recovery.release(held.intent.token)
+        this.options.counters.duplicateMessagesSkipped += held.messages.length
+      } else {
+        for (const m of held.messages) m.message.working()
+        this.options.logger.warn(
+          { token: held.intent.token, have: held.messages.length, want: held.intent.seqs.length },
+          'waiting for the rest of a redelivered batch',
+        )
+      }
+    }
+  }
+
+  private async store(
+    token: string,
+    messages: readonly AcceptedMessage[],
+    options: { intentRecorded: boolean },
+  ): Promise<void> {
+    const seqs = messages.map((m) => m.message.seq)
+    const startedMs = this.options.clock.now()
+    const rows = prepareRows(
+      messages.map((m) => m.batch),
+      this.options.registry,
+      Math.floor(startedMs / 1000),
+    )
+    if (!options.intentRecorded) {
+      await this.retry('record intent', messages, () => this.options.intentLog.recordIntent(token, seqs))
+    }
+    await this.retry('insert rows', messages, () => this.options.writer.write(token, rows))
+    await this.retry('record commit', messages, () => this.options.intentLog.recordCommit(token, seqs))
+    for (const m of messages) m.message.ack()
+    const counters = this.options.counters
+    counters.batchesCommitted++
+    counters.messagesAcked += messages.length
+    counters.samplesStored += rows.rawRows
+    counters.minuteRowsStored += rows.minuteRows
+    this.options.logger.debug(
+      { token, messages: messages.length, samples: rows.rawRows, ms: this.options.clock.now() - startedMs },
+      'batch committed',
+    )
+  }
+
+  /** Retries a store call until it succeeds, keeping the messages alive in JetStream meanwhile. */
+  private async retry<T>(what: string, messages: readonly AcceptedMessage[], operation: () => Promise<T>): Promise<T> {
+    let lastWorkingMs = this.options.clock.now()
+    return retryUntilAborted(operation, {
+      signal: this.options.signal,
+      maxDelayMs: 5_000,
+      onRetry: (error, attempt, delayMs) => {
+        this.options.counters.storeErrors++
+        this.options.logger.warn({ err: error, attempt, delay_ms: delayMs }, `store failed to ${what}; retrying`)
+        const now = this.options.clock.now()
+        if (now - lastWorkingMs >= this.options.workingIntervalMs) {
+          lastWorkingMs = now
+          for (const m of messages) m.message.working()
+        }
+      },
+    })
+  }
+}

@@ -1,0 +1,12 @@
+export { createStore, parseStoreTarget, type Store, type StoreOptions, type StoreTarget } from './store.js'
+export {
+  migrate,
+  schemaDdl,
+  ttlOfEngine,
+  DEDUP_WINDOW,
+  type MigrateOptions,
+  type MigrateResult,
+  type TableDdl,
+  type EngineFeatures,
+} from './schema.js'
+export { hostSeriesQuery, groupAverageQuery, tierFor, TIER_TABLES, type Tier } from './queries.js'

@@ -1,0 +1,166 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Readable } from 'node:stream'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { retentionSchema, storeSchema, type RetentionConfig } from '../config/schema.js'
+import { ConfigError } from '../errors.js'
+import { migrate, schemaDdl, ttlOfEngine } from './schema.js'
+import { createStore, type Store } from './store.js'
+
+// This file's one chDB directory (one per process: the forks pool gives each test file a process).
+const dir = mkdtempSync(join(tmpdir(), 'tidewatch-migrate-test-'))
+const retention = retentionSchema.parse({})
+let store: Store
+
+beforeAll(async () => {
+  store = createStore(storeSchema.parse({ url: `chdb://${dir}`, database: 'tw_migrate' }))
+  await migrate(store, { retention })
+})
+
+afterAll(async () => {
+  await store?.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+async function text(query: string): Promise<string> {
+  return (await store.client.query({ query, format: 'TabSeparatedRaw' })).text()
+}
+
+async function showCreateAll(): Promise<Map<string, string>> {
+  const names = (await text(`SELECT name FROM system.tables WHERE database = 'tw_migrate' ORDER BY name`))
+    .split('\n')
+    .filter((name) => name !== '')
+  return new Map(
+    await Promise.all(
+      names.map(async (name) => [name, await text(`SHOW CREATE TABLE tw_migrate.${name}`)] as const),
+    ),
+  )
+}
+
+const SEC = 1000
+const DAY = 86_400 * SEC
+
+describe('migrate', () => {
+  it('creates every table and the view, and a second run changes nothing', async () => {
+    const before = await showCreateAll()
+    expect([...before.keys()]).toEqual([
+      'ingest_batches',
+      'samples_1h',
+      'samples_1h_mv',
+      'samples_1m',
+      'samples_raw',
+      'series',
+    ])
+    const second = await migrate(store, { retention })
+    expect(second.ttlChanged).toEqual([])
+    expect(await showCreateAll()).toEqual(before)
+  })
+
+  it('gives the 7-day, 30-day and 365-day TTLs from the default retention', async () => {
+    expect(await text('SHOW CREATE TABLE tw_migrate.samples_raw')).toContain(
+      'TTL toDateTime(ts) + toIntervalSecond(604800)',
+    )
+    expect(await text('SHOW CREATE TABLE tw_migrate.samples_1m')).toContain(
+      'TTL ts + toIntervalSecond(2592000)',
+    )
+    expect(await text('SHOW CREATE TABLE tw_migrate.samples_1h')).toContain(
+      'TTL ts + toIntervalSecond(31536000)',
+    )
+    expect(await text('SHOW CREATE TABLE tw_migrate.series')).toContain(
+      'TTL last_seen + toIntervalSecond(31536000)',
+    )
+    expect(await text('SHOW CREATE TABLE tw_migrate.ingest_batches')).toContain(
+      'TTL created + toIntervalDay(2)',
+    )
+    const raw = await text('SHOW CREATE TABLE tw_migrate.samples_raw')
+    expect(raw).toContain('ttl_only_drop_parts = 1')
+    expect(raw).toContain('non_replicated_deduplication_window = 10000')
+  })
+
+  it('moves the TTL when the retention in config changes, and back', async () => {
+    const shorter: RetentionConfig = { raw: 3 * DAY, rollup_1m: 14 * DAY, rollup_1h: 90 * DAY }
+    const changed = await migrate(store, { retention: shorter })
+    expect(changed.ttlChanged.sort()).toEqual(['samples_1h', 'samples_1m', 'samples_raw', 'series'])
+    expect(await text('SHOW CREATE TABLE tw_migrate.samples_raw')).toContain('toIntervalSecond(259200)')
+    expect(await text('SHOW CREATE TABLE tw_migrate.samples_1m')).toContain('toIntervalSecond(1209600)')
+    expect(await text('SHOW CREATE TABLE tw_migrate.samples_1h')).toContain('toIntervalSecond(7776000)')
+    expect((await migrate(store, { retention: shorter })).ttlChanged).toEqual([])
+    expect((await migrate(store, { retention })).ttlChanged.sort()).toEqual([
+      'samples_1h',
+      'samples_1m',
+      'samples_raw',
+      'series',
+    ])
+    expect(await text('SHOW CREATE TABLE tw_migrate.samples_raw')).toContain('toIntervalSecond(604800)')
+  })
+
+  it('rejects a bad database name or a sub-second retention before touching the store', () => {
+    expect(() => schemaDdl('tw; DROP DATABASE x', retention)).toThrow(ConfigError)
+    expect(() => schemaDdl('tw', { ...retention, raw: 500 })).toThrow(ConfigError)
+  })
+
+  it('reads the TTL clause out of engine_full', () => {
+    expect(
+      ttlOfEngine('MergeTree ORDER BY a TTL ts + toIntervalSecond(5) SETTINGS index_granularity = 8192'),
+    ).toBe('ts + toIntervalSecond(5)')
+    expect(ttlOfEngine('MergeTree ORDER BY a TTL ts + toIntervalSecond(5)')).toBe('ts + toIntervalSecond(5)')
+    expect(ttlOfEngine('MergeTree ORDER BY a SETTINGS index_granularity = 8192')).toBeUndefined()
+  })
+})
+
+describe('deduplicated inserts', () => {
+  it('a redelivered raw and 1m insert leaves raw, 1m and 1h exact', async () => {
+    const minute = Math.floor(Date.now() / 60_000) * 60_000 - 10 * 60_000
+    const secs = (ms: number) => (ms / 1000).toFixed(3)
+    const values = [1.5, 2.5, 7, -1, 4]
+    const rawTsv = values
+      .map((v, i) => `cpu.usage_percent\t42\t${secs(minute + i * 10_000 + 7)}\t${v}\n`)
+      .join('')
+    const lastTs = minute + 4 * 10_000 + 7
+    // two 1m rows of the same minute (two aggregator replicas' partials), merged by the engine
+    const rollupTsv = [
+      `cpu.usage_percent\t42\t${minute / 1000}\t3\t11\t1.5\t7\t('${secs(minute + 20_007)}',7)\n`,
+      `cpu.usage_percent\t42\t${minute / 1000}\t2\t3\t-1\t4\t('${secs(lastTs)}',4)\n`,
+    ].join('')
+    const settings = (token: string) => ({
+      insert_deduplication_token: token,
+      deduplicate_blocks_in_dependent_materialized_views: 1 as const,
+    })
+    for (let delivery = 0; delivery < 2; delivery++) {
+      await store.client.insert({
+        table: 'tw_migrate.samples_raw',
+        format: 'TabSeparated',
+        values: Readable.from([rawTsv], { objectMode: false }),
+        clickhouse_settings: settings('stream-1-5'),
+      })
+      await store.client.insert({
+        table: 'tw_migrate.samples_1m',
+        format: 'TabSeparated',
+        values: Readable.from([rollupTsv], { objectMode: false }),
+        clickhouse_settings: settings('stream-1-5'),
+      })
+    }
+    // chDB prints UInt64 in JSON as a number, a server as a string: compare numbers
+    const rows = async (query: string) =>
+      (
+        (await (await store.client.query({ query, format: 'JSONEachRow' })).json()) as Record<
+          string,
+          unknown
+        >[]
+      ).map((row) =>
+        Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'string' ? Number(v) : v])),
+      )
+    expect(
+      await rows('SELECT count() AS n, sum(value) AS s FROM tw_migrate.samples_raw WHERE series_id = 42'),
+    ).toEqual([{ n: 5, s: 14 }])
+    const rollup = `SELECT sum(count) AS count, sum(sum) AS sum, min(min) AS min, max(max) AS max, max(last).2 AS last
+                    FROM tw_migrate.%s WHERE series_id = 42`
+    expect(await rows(rollup.replace('%s', 'samples_1m'))).toEqual([
+      { count: 5, sum: 14, min: -1, max: 7, last: 4 },
+    ])
+    expect(await rows(rollup.replace('%s', 'samples_1h'))).toEqual([
+      { count: 5, sum: 14, min: -1, max: 7, last: 4 },
+    ])
+  })
+})

@@ -1,0 +1,263 @@
+import type { Logger } from 'pino'
+import type { RetentionConfig } from '../config/schema.js'
+import { ConfigError, StoreError } from '../errors.js'
+import type { Store } from './store.js'
+
+/**
+ * The store schema. Other components write to these tables by name and column, so names, columns
+ * and types are a contract; codecs and settings are not.
+ *
+ *   insert ──► samples_raw      (TTL retention.raw, 7d)
+ *   insert ──► samples_1m ──► samples_1h_mv ──► samples_1h   (TTL retention.rollup_1m 30d / rollup_1h 365d)
+ *   insert ──► series           (TTL last_seen + retention.rollup_1h)
+ *   insert ──► ingest_batches   (TTL 2 days; the aggregator's intent log)
+ *
+ * Codecs were picked by measuring bytes per sample with codec-bench.ts (see shared/README.md, Store).
+ * `non_replicated_deduplication_window` makes a plain MergeTree remember the last N insert block ids,
+ * so a redelivered insert with the same `insert_deduplication_token` is skipped; the hourly table
+ * needs it too or a redelivery into samples_1m double-counts the hourly tier through the view.
+ */
+
+/** Remembered insert blocks per table for deduplication (default of Replicated tables is 1,000). */
+export const DEDUP_WINDOW = 10_000
+
+/**
+ * Measured winners (codec-bench.ts, 17.28 million samples, bytes/sample): ts Delta+ZSTD(1) 0.91
+ * (DoubleDelta+ZSTD 1.07, T64+ZSTD 1.67, LZ4 5.15: the ms jitter defeats DoubleDelta); value
+ * ZSTD(3) 3.33 (ZSTD(1) 3.74, Gorilla+ZSTD 3.86, LZ4 4.92); series_id ZSTD(1) 0.008 (LZ4 0.038).
+ * Rollup columns reuse them (not measured separately).
+ */
+const TS_CODEC = 'CODEC(Delta, ZSTD(1))'
+const VALUE_CODEC = 'CODEC(ZSTD(3))'
+const ID_CODEC = 'CODEC(ZSTD(1))'
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+export interface TableDdl {
+  name: string
+  /** `CREATE ... IF NOT EXISTS` statement. */
+  create: string
+  /** The TTL expression as ClickHouse prints it in `engine_full`, when the table has one. */
+  ttl?: string
+}
+
+/** Whole seconds of a retention in ms; retention shorter than a second is a config error. */
+function retentionSeconds(ms: number, key: string): number {
+  const seconds = Math.floor(ms / 1000)
+  if (!Number.isSafeInteger(seconds) || seconds < 1) {
+    throw new ConfigError(
+      `${key}: expected a retention of at least 1s`,
+      undefined,
+      key,
+      'a duration >= 1s',
+      `${ms}ms`,
+    )
+  }
+  return seconds
+}
+
+export function assertDatabaseName(database: string): void {
+  if (!IDENTIFIER.test(database)) {
+    throw new ConfigError(
+      `store.database: expected an identifier ([A-Za-z_][A-Za-z0-9_]*), found "${database}"`,
+      undefined,
+      'store.database',
+      '[A-Za-z_][A-Za-z0-9_]*',
+      database,
+    )
+  }
+}
+
+const rollupColumns = (tsType: string) => `(
+    metric LowCardinality(String),
+    series_id UInt64 ${ID_CODEC},
+    ts ${tsType} ${TS_CODEC},
+    count SimpleAggregateFunction(sum, UInt64) ${VALUE_CODEC},
+    sum SimpleAggregateFunction(sum, Float64) ${VALUE_CODEC},
+    min SimpleAggregateFunction(min, Float64) ${VALUE_CODEC},
+    max SimpleAggregateFunction(max, Float64) ${VALUE_CODEC},
+    last SimpleAggregateFunction(max, Tuple(DateTime64(3), Float64)) ${VALUE_CODEC}
+)`
+
+export interface EngineFeatures {
+  /**
+   * ClickHouse 26.x refuses an AggregatingMergeTree column that is neither in the sorting key nor an
+   * aggregate unless `allow_dimensions_outside_sorting_key = 1`; older servers do not know the
+   * setting. `series.labels` is such a column, on purpose: it is a function of series_id.
+   */
+  allowDimensionsOutsideSortingKey: boolean
+}
+
+/** Every table and view, in creation order, for a database and a retention config. */
+export function schemaDdl(
+  database: string,
+  retention: RetentionConfig,
+  features: EngineFeatures = { allowDimensionsOutsideSortingKey: true },
+): TableDdl[] {
+  assertDatabaseName(database)
+  const raw = retentionSeconds(retention.raw, 'retention.raw')
+  const oneMinute = retentionSeconds(retention.rollup_1m, 'retention.rollup_1m')
+  const oneHour = retentionSeconds(retention.rollup_1h, 'retention.rollup_1h')
+  const db = database
+  const series: TableDdl = {
+    name: 'series',
+    ttl: `last_seen + toIntervalSecond(${oneHour})`,
+    create: `CREATE TABLE IF NOT EXISTS ${db}.series
+(
+    series_id UInt64,
+    metric LowCardinality(String),
+    labels Map(LowCardinality(String), String),
+    first_seen SimpleAggregateFunction(min, DateTime),
+    last_seen SimpleAggregateFunction(max, DateTime)
+)
+ENGINE = AggregatingMergeTree
+ORDER BY (metric, series_id)
+TTL last_seen + toIntervalSecond(${oneHour})${
+      features.allowDimensionsOutsideSortingKey ? '\nSETTINGS allow_dimensions_outside_sorting_key = 1' : ''
+    }`,
+  }
+  const samplesRaw: TableDdl = {
+    name: 'samples_raw',
+    ttl: `toDateTime(ts) + toIntervalSecond(${raw})`,
+    create: `CREATE TABLE IF NOT EXISTS ${db}.samples_raw
+(
+    metric LowCardinality(String),
+    series_id UInt64 ${ID_CODEC},
+    ts DateTime64(3) ${TS_CODEC},
+    value Float64 ${VALUE_CODEC}
+)
+ENGINE = MergeTree
+PARTITION BY toDate(ts)
+ORDER BY (metric, series_id, ts)
+TTL toDateTime(ts) + toIntervalSecond(${raw})
+SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = ${DEDUP_WINDOW}`,
+  }
+  const samples1m: TableDdl = {
+    name: 'samples_1m',
+    ttl: `ts + toIntervalSecond(${oneMinute})`,
+    create: `CREATE TABLE IF NOT EXISTS ${db}.samples_1m
+${rollupColumns('DateTime')}
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(ts)
+ORDER BY (metric, series_id, ts)
+TTL ts + toIntervalSecond(${oneMinute})
+SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = ${DEDUP_WINDOW}`,
+  }
+  const samples1h: TableDdl = {
+    name: 'samples_1h',
+    ttl: `ts + toIntervalSecond(${oneHour})`,
+    create: `CREATE TABLE IF NOT EXISTS ${db}.samples_1h
+${rollupColumns('DateTime')}
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(ts)
+ORDER BY (metric, series_id, ts)
+TTL ts + toIntervalSecond(${oneHour})
+SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = ${DEDUP_WINDOW}`,
+  }
+  // Qualified source columns: an unqualified `min(min) AS min` would resolve the inner `min` to
+  // the alias and nest an aggregate in itself.
+  const samples1hMv: TableDdl = {
+    name: 'samples_1h_mv',
+    create: `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.samples_1h_mv TO ${db}.samples_1h
+AS SELECT
+    m.metric AS metric,
+    m.series_id AS series_id,
+    toStartOfHour(m.ts) AS ts,
+    sum(m.count) AS count,
+    sum(m.sum) AS sum,
+    min(m.min) AS min,
+    max(m.max) AS max,
+    max(m.last) AS last
+FROM ${db}.samples_1m AS m
+GROUP BY metric, series_id, ts`,
+  }
+  const ingestBatches: TableDdl = {
+    name: 'ingest_batches',
+    ttl: 'created + toIntervalDay(2)',
+    create: `CREATE TABLE IF NOT EXISTS ${db}.ingest_batches
+(
+    consumer LowCardinality(String),
+    token String,
+    first_seq UInt64,
+    last_seq UInt64,
+    seqs Array(UInt64),
+    created DateTime DEFAULT now()
+)
+ENGINE = MergeTree
+ORDER BY (consumer, last_seq)
+TTL created + toIntervalDay(2)`,
+  }
+  return [series, samplesRaw, samples1m, samples1h, samples1hMv, ingestBatches]
+}
+
+export interface MigrateOptions {
+  retention: RetentionConfig
+  logger?: Logger
+}
+
+export interface MigrateResult {
+  /** Tables whose TTL was changed to follow the retention config. */
+  ttlChanged: string[]
+}
+
+async function engineFeatures(store: Store): Promise<EngineFeatures> {
+  const result = await store.client.query({
+    query: `SELECT count() AS n FROM system.merge_tree_settings WHERE name = 'allow_dimensions_outside_sorting_key'`,
+    format: 'JSONEachRow',
+  })
+  const [row] = await result.json<{ n: string | number }>()
+  return { allowDimensionsOutsideSortingKey: Number(row?.n ?? 0) > 0 }
+}
+
+/** The `TTL ...` clause of a table's `engine_full`, or undefined when it has none. */
+export function ttlOfEngine(engineFull: string): string | undefined {
+  const match = /\bTTL (.+?)(?: SETTINGS |$)/.exec(engineFull)
+  return match?.[1]?.trim()
+}
+
+/**
+ * Creates the database, tables and view when missing, and moves each table's TTL to the configured
+ * retention when it differs. Safe to run on every start and from several processes.
+ */
+export async function migrate(store: Store, options: MigrateOptions): Promise<MigrateResult> {
+  // Validates names and retention (ConfigError) before touching the store.
+  schemaDdl(store.database, options.retention)
+  const log = options.logger?.child({ component: 'store-migrate' })
+  const db = store.database
+  const ttlChanged: string[] = []
+  try {
+    const features = await engineFeatures(store)
+    const statements = schemaDdl(db, options.retention, features)
+    await store.client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}` })
+    for (const table of statements) await store.client.command({ query: table.create })
+    const result = await store.client.query({
+      query: 'SELECT name, engine_full FROM system.tables WHERE database = {db:String}',
+      query_params: { db },
+      format: 'JSONEachRow',
+    })
+    const engines = new Map(
+      (await result.json<{ name: string; engine_full: string }>()).map((t) => [t.name, t.engine_full]),
+    )
+    for (const table of statements) {
+      if (table.ttl === undefined) continue
+      const current = ttlOfEngine(engines.get(table.name) ?? '')
+      if (current === table.ttl) continue
+      await store.client.command({ query: `ALTER TABLE ${db}.${table.name} MODIFY TTL ${table.ttl}` })
+      ttlChanged.push(table.name)
+      log?.info(
+        { table: table.name, from: current, to: table.ttl },
+        'Table TTL changed to follow the retention config.',
+      )
+    }
+  } catch (error) {
+    throw new StoreError(
+      `migration of database ${db} failed: ${(error as Error).message}`,
+      'STORE_MIGRATION_FAILED',
+      false,
+      {
+        cause: error,
+      },
+    )
+  }
+  return { ttlChanged }
+}

@@ -1,1 +1,2 @@
 export * from './fake-time.js'
+export * from './run-cli.js'

@@ -108,6 +108,7 @@ function seriesTsv(kind: Kind, seriesIndex: number): string {
   return lines.join('\n') + '\n'
 }
 
+// Wide parts only: compact parts (the default for small parts) report no per-column sizes.
 function createTableSql(table: string): string {
   const columns = [
     'metric LowCardinality(String)',
@@ -127,7 +128,8 @@ function createTableSql(table: string): string {
         : `${name} Float64 MATERIALIZED value CODEC(${codec})`,
     ),
   ]
-  return `CREATE TABLE ${table} (${columns.join(', ')}) ENGINE = MergeTree PARTITION BY toDate(ts) ORDER BY (metric, series_id, ts)`
+  return `CREATE TABLE ${table} (${columns.join(', ')}) ENGINE = MergeTree PARTITION BY toDate(ts) ORDER BY (metric, series_id, ts)
+    SETTINGS min_bytes_for_wide_part = 0, min_rows_for_wide_part = 0`
 }
 
 interface ColumnSize {

@@ -181,6 +181,7 @@ GROUP BY metric, series_id, ts`,
     first_seq UInt64,
     last_seq UInt64,
     seqs Array(UInt64),
+    committed UInt8 DEFAULT 0,
     created DateTime DEFAULT now()
 )
 ENGINE = MergeTree

@@ -191,6 +191,14 @@ describe('round trip', () => {
     expect(decodeBatch(bytes, LIMITS, NOW).series[99]!.labels).toEqual({ host: 'i631-unique', env: 'prod' })
   })
 
+  it('gives each series its own label set when sets repeat and interleave', () => {
+    const sets = [{ host: 'a' }, { host: 'b' }, { host: 'a', cpu: '0' }, { cpu: '0', host: 'a' }, {}]
+    const series = Array.from({ length: 20 }, (_, i) => one(`m${i % 3}`, sets[i % sets.length]!))
+    const out = decodeBatch(encodeBatch(batch(series)), LIMITS, NOW)
+    expect(out.series.map((s) => s.labels)).toEqual(series.map((s) => s.labels))
+    expect(out.series[5]!.labels).toBe(out.series[0]!.labels) // one validated object per distinct set
+  })
+
   it('accepts a batch with no series', () => {
     const out = decodeBatch(encodeBatch(batch([])), LIMITS, NOW)
     expect(out.series).toEqual([])

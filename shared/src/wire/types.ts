@@ -20,7 +20,10 @@ export interface MetricBatch {
   series: SeriesSamples[]
 }
 
-/** A series of a decoded batch: its samples are `[offset, offset + count)` of the batch's columns. */
+/**
+ * A series of a decoded batch: its samples are `[offset, offset + count)` of the batch's columns.
+ * Series of one batch with the same label set share one `labels` object: never mutate it.
+ */
 export interface DecodedSeries {
   name: string
   labels: Labels
@@ -28,7 +31,10 @@ export interface DecodedSeries {
   count: number
 }
 
-/** A decoded, validated batch: samples are columnar for speed. */
+/**
+ * A decoded, validated batch: samples are columnar for speed. When the input was 8-byte aligned,
+ * `timestamps` and `values` are views into it (they keep its buffer alive; do not reuse the input).
+ */
 export interface DecodedBatch {
   version: number
   agentId: string

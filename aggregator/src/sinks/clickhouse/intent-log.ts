@@ -46,6 +46,8 @@ export class IntentLog {
         },
       ],
       format: 'JSONEachRow',
+      // A column missing from the table must fail loudly, not be dropped.
+      clickhouse_settings: { input_format_skip_unknown_fields: 0 },
     })
   }
 

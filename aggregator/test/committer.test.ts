@@ -1,0 +1,157 @@
+import { describe, expect, it } from 'vitest'
+import type { JsMsg } from '@nats-io/jetstream'
+import { ManualClock, type DecodedBatch } from '@tidewatch/shared'
+import { BatchCommitter } from '../src/pipeline/committer.js'
+import { createCounters } from '../src/pipeline/counters.js'
+import type { AcceptedMessage } from '../src/pipeline/classify.js'
+import type { BatchIntent, IntentLog } from '../src/sinks/clickhouse/intent-log.js'
+import type { PreparedRows } from '../src/sinks/clickhouse/rows.js'
+import { SeriesRegistry } from '../src/sinks/clickhouse/series-registry.js'
+import type { ClickHouseSampleWriter } from '../src/sinks/clickhouse/writer.js'
+import { silentLogger } from './harness.js'
+
+/** A JetStream message that records what was done to it. */
+function message(seq: number, redelivered: boolean): AcceptedMessage & { acks: () => number } {
+  let acks = 0
+  const msg = { seq, redelivered, ack: () => void acks++, working: () => undefined, subject: 'metrics.in.x' }
+  const batch: DecodedBatch = {
+    version: 1,
+    agentId: 'x',
+    seq,
+    createdMs: 0,
+    series: [{ name: 'm', labels: { host: 'x' }, offset: 0, count: 1 }],
+    timestamps: Float64Array.of(seq * 1000),
+    values: Float64Array.of(seq),
+    sampleCount: 1,
+  }
+  return { kind: 'accepted', message: msg as unknown as JsMsg, batch, acks: () => acks }
+}
+
+/** The intent log and the store in memory, with ClickHouse's token deduplication. */
+function memoryStore() {
+  const intents = new Map<string, BatchIntent>()
+  const tokensWritten: string[] = []
+  const stored = new Map<string, number>()
+  let failWrites = 0
+  const intentLog = {
+    recordIntent: async (token: string, seqs: readonly number[]) => {
+      intents.set(token, { token, seqs: [...seqs], committed: false })
+    },
+    recordCommit: async (token: string) => {
+      intents.get(token)!.committed = true
+    },
+    lookup: async (seqs: readonly number[]) => {
+      const found = new Map<number, BatchIntent>()
+      for (const intent of intents.values()) for (const s of intent.seqs) if (seqs.includes(s)) found.set(s, { ...intent })
+      return found
+    },
+  } as unknown as IntentLog
+  const writer = {
+    write: async (token: string, rows: PreparedRows) => {
+      if (failWrites > 0) {
+        failWrites--
+        throw new Error('store down')
+      }
+      tokensWritten.push(token)
+      if (!stored.has(token)) stored.set(token, rows.rawRows)
+    },
+  } as unknown as ClickHouseSampleWriter
+  return {
+    intents,
+    intentLog,
+    writer,
+    tokensWritten,
+    storedRows: () => [...stored.values()].reduce((a, b) => a + b, 0),
+    failNextWrites: (n: number) => void (failWrites = n),
+  }
+}
+
+function committerFor(store: ReturnType<typeof memoryStore>, clock = new ManualClock(1_000_000)) {
+  return new BatchCommitter({
+    consumerName: 'METRICS/test',
+    intentLog: store.intentLog,
+    writer: store.writer,
+    registry: new SeriesRegistry(),
+    clock,
+    logger: silentLogger,
+    counters: createCounters(),
+    signal: new AbortController().signal,
+    workingIntervalMs: 1_000,
+    recoveryRecheckMs: 5_000,
+  })
+}
+
+describe('BatchCommitter', () => {
+  it('records the intent, writes, records the commit, then acks', async () => {
+    const store = memoryStore()
+    const messages = [message(1, false), message(2, false)]
+    await committerFor(store).commit(messages)
+    expect(store.tokensWritten).toEqual(['METRICS/test:1-2:2'])
+    expect(store.intents.get('METRICS/test:1-2:2')).toEqual({ token: 'METRICS/test:1-2:2', seqs: [1, 2], committed: true })
+    expect(messages.map((m) => m.acks())).toEqual([1, 1])
+  })
+
+  it('retries a failing store in place and acks only after it succeeds', async () => {
+    const store = memoryStore()
+    store.failNextWrites(2)
+    const messages = [message(5, false)]
+    await committerFor(store).commit(messages)
+    expect(store.tokensWritten).toEqual(['METRICS/test:5-5:1'])
+    expect(messages[0]!.acks()).toBe(1)
+  })
+
+  it('only acks a redelivered message whose batch was committed before the crash', async () => {
+    const store = memoryStore()
+    await committerFor(store).commit([message(1, false), message(2, false)])
+    const again = [message(2, true), message(1, true)]
+    await committerFor(store).commit(again)
+    expect(store.tokensWritten).toHaveLength(1)
+    expect(again.map((m) => m.acks())).toEqual([1, 1])
+    expect(store.storedRows()).toBe(2)
+  })
+
+  it('re-sends an uncommitted batch exactly as first sent, once all its messages are back', async () => {
+    const store = memoryStore()
+    // A crash after the intent and the data, before the commit record and the acks.
+    await store.intentLog.recordIntent('METRICS/test:1-3:3', [1, 2, 3])
+    await store.writer.write('METRICS/test:1-3:3', { rawRows: 3 } as PreparedRows)
+
+    const committer = committerFor(store)
+    const first = [message(3, true), message(1, true), message(9, false)]
+    await committer.commit(first)
+    // 9 is fresh and goes on; 1 and 3 wait for 2.
+    expect(store.tokensWritten).toEqual(['METRICS/test:1-3:3', 'METRICS/test:9-9:1'])
+    expect(first.map((m) => m.acks())).toEqual([0, 0, 1])
+
+    const rest = [message(2, true)]
+    await committer.commit(rest)
+    expect(store.tokensWritten.at(-1)).toBe('METRICS/test:1-3:3')
+    expect([...first.slice(0, 2), ...rest].map((m) => m.acks())).toEqual([1, 1, 1])
+    expect(store.intents.get('METRICS/test:1-3:3')?.committed).toBe(true)
+    // The store deduplicated the re-sent batch by its token: 3 rows from it, 1 from seq 9.
+    expect(store.storedRows()).toBe(4)
+  })
+
+  it('treats a redelivered message without an intent as fresh (the crash came before the intent)', async () => {
+    const store = memoryStore()
+    const messages = [message(7, true)]
+    await committerFor(store).commit(messages)
+    expect(store.tokensWritten).toEqual(['METRICS/test:7-7:1'])
+    expect(messages[0]!.acks()).toBe(1)
+  })
+
+  it('acks held messages once a re-check finds their batch committed elsewhere', async () => {
+    const store = memoryStore()
+    await store.intentLog.recordIntent('METRICS/test:1-2:2', [1, 2])
+    const clock = new ManualClock(1_000_000)
+    const committer = committerFor(store, clock)
+    const held = [message(1, true)]
+    await committer.commit(held)
+    expect(held[0]!.acks()).toBe(0)
+    await store.intentLog.recordCommit('METRICS/test:1-2:2', [1, 2])
+    clock.advance(6_000)
+    await committer.commit([])
+    expect(held[0]!.acks()).toBe(1)
+    expect(store.tokensWritten).toEqual([])
+  })
+})

@@ -117,11 +117,13 @@ async function runPublishing(resolved: ResolvedAgentConfig, flags: CliFlags, log
   const { config } = resolved
   const seq = await SeqStore.open(config.agent.data_dir, resolved.agentId)
   // A long-running agent waits for NATS to come up; --once gives up after nats.connect_timeout.
-  const connection: NatsConnection = await connectNats(config.nats, {
-    name: `tidewatch-agent ${resolved.agentId}`,
-    logger,
-    waitOnFirstConnect: !flags.once,
-  })
+  let connection: NatsConnection
+  try {
+    connection = await connectNats(config.nats, { name: `tidewatch-agent ${resolved.agentId}`, logger, waitOnFirstConnect: !flags.once })
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error)
+    throw new Error(`cannot connect to NATS at ${config.nats.servers.join(', ')}: ${reason}`, { cause: error })
+  }
   const delivery = new RetryingDelivery({
     queue: new MemoryQueue(config.agent.queue_max_bytes),
     sink: new NatsPublisher({ connection, logger, timeoutMs: config.agent.publish_timeout }),

@@ -192,7 +192,13 @@ describe('round trip', () => {
   })
 
   it('gives each series its own label set when sets repeat and interleave', () => {
-    const sets = [{ host: 'a' }, { host: 'b' }, { host: 'a', cpu: '0' }, { cpu: '0', host: 'a' }, {}]
+    const sets: Record<string, string>[] = [
+      { host: 'a' },
+      { host: 'b' },
+      { host: 'a', cpu: '0' },
+      { cpu: '0', host: 'a' },
+      {},
+    ]
     const series = Array.from({ length: 20 }, (_, i) => one(`m${i % 3}`, sets[i % sets.length]!))
     const out = decodeBatch(encodeBatch(batch(series)), LIMITS, NOW)
     expect(out.series.map((s) => s.labels)).toEqual(series.map((s) => s.labels))

@@ -21,7 +21,7 @@ import type { QueuedBatch } from './spool/types.js'
 import { runAgentCli } from './testing/index.js'
 import { systemTimers } from './timers.js'
 
-const logger = createLogger({ component: 'test', level: 'silent' })
+const logger = createLogger({ service: 'test', level: 'silent' })
 const limits = limitsFromConfig(agentConfigSchema.parse({}).limits)
 
 describe('agent -> JetStream, against a real nats-server', () => {
@@ -33,9 +33,14 @@ describe('agent -> JetStream, against a real nats-server', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tidewatch-agent-int-'))
     server = await startNatsServer()
-    connection = await connectNats({ servers: [server.url], connect_timeout: 2000, reconnect_wait: 200 }, { name: 'test', logger })
+    connection = await connectNats(
+      { servers: [server.url], connect_timeout: 2000, reconnect_wait: 200 },
+      { name: 'test', logger },
+    )
     // The aggregator owns this stream in production; the agent never creates it.
-    const metrics = streamSchema({ name: 'METRICS', subjects: ['metrics.in.>'], max_age: '1h' }).parse({ duplicate_window: '2m' })
+    const metrics = streamSchema({ name: 'METRICS', subjects: ['metrics.in.>'], max_age: '1h' }).parse({
+      duplicate_window: '2m',
+    })
     manager = await ensureStreams(connection, [metrics])
   })
   afterAll(async () => {
@@ -44,7 +49,9 @@ describe('agent -> JetStream, against a real nats-server', () => {
     rmSync(dir, { recursive: true, force: true })
   })
 
-  async function readAll(stream: string): Promise<{ subject: string; msgId: string | undefined; data: Uint8Array }[]> {
+  async function readAll(
+    stream: string,
+  ): Promise<{ subject: string; msgId: string | undefined; data: Uint8Array }[]> {
     const count = (await manager.streams.info(stream)).state.messages
     const consumer = await jetstream(connection).consumers.get(stream)
     const out: { subject: string; msgId: string | undefined; data: Uint8Array }[] = []
@@ -98,7 +105,12 @@ describe('agent -> JetStream, against a real nats-server', () => {
       'mem.total_bytes',
       'mem.used_bytes',
     ])
-    expect(byName.get('cpu.usage_percent')!.labels).toEqual({ cpu: 'total', host: 'i631', env: 'prod', region: 'us-west' })
+    expect(byName.get('cpu.usage_percent')!.labels).toEqual({
+      cpu: 'total',
+      host: 'i631',
+      env: 'prod',
+      region: 'us-west',
+    })
     expect(byName.get('mem.total_bytes')!.labels).toEqual({ host: 'i631', env: 'prod', region: 'us-west' })
     const total = batch.values[byName.get('mem.total_bytes')!.offset]!
     const used = batch.values[byName.get('mem.used_bytes')!.offset]!
@@ -109,7 +121,13 @@ describe('agent -> JetStream, against a real nats-server', () => {
   it('publishing the same batch twice stores it once (duplicate detection by Nats-Msg-Id)', async () => {
     const publisher = new NatsPublisher({ connection, logger, timeoutMs: 5_000 })
     const before = (await manager.streams.info('METRICS')).state.messages
-    const batch: QueuedBatch = { id: 'dup-agent:7', seq: 7, subject: 'metrics.in.dup-agent', data: new Uint8Array([1, 2, 3]), sampleCount: 1 }
+    const batch: QueuedBatch = {
+      id: 'dup-agent:7',
+      seq: 7,
+      subject: 'metrics.in.dup-agent',
+      data: new Uint8Array([1, 2, 3]),
+      sampleCount: 1,
+    }
     expect(await publisher.send(batch)).toEqual({ duplicate: false })
     expect(await publisher.send(batch)).toEqual({ duplicate: true })
     expect((await manager.streams.info('METRICS')).state.messages).toBe(before + 1)
@@ -125,12 +143,20 @@ describe('agent -> JetStream, against a real nats-server', () => {
       retryInitialDelayMs: 50,
       retryMaxDelayMs: 200,
     })
-    const batch: QueuedBatch = { id: 'late:1', seq: 1, subject: 'late.in.late', data: new Uint8Array([9]), sampleCount: 1 }
+    const batch: QueuedBatch = {
+      id: 'late:1',
+      seq: 1,
+      subject: 'late.in.late',
+      data: new Uint8Array([9]),
+      sampleCount: 1,
+    }
     await delivery.enqueue([batch])
     await new Promise((resolve) => setTimeout(resolve, 500))
     expect(delivery.pending).toBe(1)
     expect(delivery.stats.failedAttempts).toBeGreaterThan(0)
-    await ensureStreams(connection, [streamSchema({ name: 'LATE', subjects: ['late.in.>'], max_age: '1h' }).parse({})])
+    await ensureStreams(connection, [
+      streamSchema({ name: 'LATE', subjects: ['late.in.>'], max_age: '1h' }).parse({}),
+    ])
     expect(await delivery.drain(10_000)).toBe(0)
     expect(delivery.stats.sent).toBe(1)
     expect((await readAll('LATE')).map((m) => m.msgId)).toEqual(['late:1'])

@@ -8,7 +8,7 @@ import type { Accumulator, Input } from './inputs/types.js'
 import { SeqStore } from './seq-store.js'
 import { FakeTime } from './testing/index.js'
 
-const logger = createLogger({ component: 'test', level: 'silent' })
+const logger = createLogger({ service: 'test', level: 'silent' })
 const START = Date.UTC(2030, 0, 1)
 
 /** Emits `series` series named test.s<i>, value = round number, at the clock's time. */
@@ -24,7 +24,8 @@ class FakeInput implements Input {
   async gather(acc: Accumulator): Promise<void> {
     this.rounds++
     await this.behaviour(this.rounds)
-    for (let i = 0; i < this.series; i++) acc.add(`test.s${i}`, { input: this.name }, this.rounds, this.time.now())
+    for (let i = 0; i < this.series; i++)
+      acc.add(`test.s${i}`, { input: this.name }, this.rounds, this.time.now())
   }
 }
 
@@ -67,8 +68,17 @@ describe('Agent (runner)', () => {
     expect(built).toHaveLength(1)
     const [only] = built
     expect(only?.queued).toMatchObject({ id: 'web-1:1', seq: 1, subject: 'metrics.in.web-1', sampleCount: 1 })
-    expect(only?.batch.series[0]?.labels).toEqual({ input: 'a', env: 'prod', region: 'us-west', host: 'i631' })
-    const decoded = decodeBatch(only!.queued.data, limitsFromConfig(agentConfigSchema.parse({}).limits), START)
+    expect(only?.batch.series[0]?.labels).toEqual({
+      input: 'a',
+      env: 'prod',
+      region: 'us-west',
+      host: 'i631',
+    })
+    const decoded = decodeBatch(
+      only!.queued.data,
+      limitsFromConfig(agentConfigSchema.parse({}).limits),
+      START,
+    )
     expect(decoded).toMatchObject({ agentId: 'web-1', seq: 1, sampleCount: 1 })
     expect(Array.from(decoded.timestamps)).toEqual([START])
   })
@@ -108,7 +118,10 @@ describe('Agent (runner)', () => {
   })
 
   it('flushes early once batch_max_samples are buffered', async () => {
-    const agent = await makeAgent([new FakeInput('a', time, 3)], { batch_max_samples: 5, flush_interval: '1h' })
+    const agent = await makeAgent([new FakeInput('a', time, 3)], {
+      batch_max_samples: 5,
+      flush_interval: '1h',
+    })
     agent.start()
     await time.advance(10_000)
     await vi.waitFor(() => expect(handed.map((b) => b.queued.sampleCount)).toEqual([5, 1]))
@@ -150,7 +163,10 @@ describe('Agent (runner)', () => {
   })
 
   it('halves a batch that would exceed limits.max_batch_bytes instead of dropping it', async () => {
-    const config = agentConfigSchema.parse({ agent: { id: 'web-1', data_dir: dir }, limits: { max_batch_bytes: 400 } })
+    const config = agentConfigSchema.parse({
+      agent: { id: 'web-1', data_dir: dir },
+      limits: { max_batch_bytes: 400 },
+    })
     const agent = new Agent({
       config,
       agentId: 'web-1',

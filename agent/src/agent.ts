@@ -65,7 +65,13 @@ export interface AgentOptions {
 }
 
 export class Agent {
-  readonly stats: AgentStats = { gatherRounds: 0, gatherErrors: 0, gatherSkipped: 0, droppedSamples: 0, batchesBuilt: 0 }
+  readonly stats: AgentStats = {
+    gatherRounds: 0,
+    gatherErrors: 0,
+    gatherSkipped: 0,
+    droppedSamples: 0,
+    batchesBuilt: 0,
+  }
   private readonly buffer = new SampleBuffer()
   private readonly limits: WireLimits
   private readonly commonLabels: Labels
@@ -94,7 +100,10 @@ export class Agent {
       try {
         await input.init()
       } catch (error) {
-        throw new Error(`input "${input.name}" cannot start: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+        throw new Error(
+          `input "${input.name}" cannot start: ${error instanceof Error ? error.message : String(error)}`,
+          { cause: error },
+        )
       }
     }
   }
@@ -153,7 +162,10 @@ export class Agent {
           chunks.unshift(...halves)
           continue
         }
-        this.dropChunk(series, new WireError('batch_too_large', 'one sample does not fit limits.max_batch_bytes'))
+        this.dropChunk(
+          series,
+          new WireError('batch_too_large', 'one sample does not fit limits.max_batch_bytes'),
+        )
       } else if (result instanceof WireError) {
         this.dropChunk(series, result)
       } else {
@@ -167,7 +179,12 @@ export class Agent {
   private async build(series: SeriesSamples[]): Promise<BuiltBatch | WireError | 'too_large'> {
     const nowMs = this.options.clock.now()
     // The seq is fixed-width in the header, so the size measured with the next number is final.
-    const batch: MetricBatch = { agentId: this.options.agentId, seq: this.options.seq.peek(), createdMs: Math.floor(nowMs), series }
+    const batch: MetricBatch = {
+      agentId: this.options.agentId,
+      seq: this.options.seq.peek(),
+      createdMs: Math.floor(nowMs),
+      series,
+    }
     let data: Uint8Array
     try {
       validateBatch(batch, this.limits, nowMs)
@@ -186,14 +203,20 @@ export class Agent {
     const id = batchId(batch.agentId, seq)
     const sampleCount = series.reduce((sum, s) => sum + s.values.length, 0)
     this.stats.batchesBuilt++
-    this.log.debug({ batch_id: id, series: series.length, samples: sampleCount, bytes: data.byteLength }, 'batch built')
+    this.log.debug(
+      { batch_id: id, series: series.length, samples: sampleCount, bytes: data.byteLength },
+      'batch built',
+    )
     return { batch, queued: { id, seq, subject: this.options.subject, data, sampleCount } }
   }
 
   private dropChunk(series: SeriesSamples[], error: WireError): void {
     const samples = series.reduce((sum, s) => sum + s.values.length, 0)
     this.stats.droppedSamples += samples
-    this.log.error({ err: error, reason: error.reason, samples, dropped_samples_total: this.stats.droppedSamples }, 'samples dropped: the batch would be rejected')
+    this.log.error(
+      { err: error, reason: error.reason, samples, dropped_samples_total: this.stats.droppedSamples },
+      'samples dropped: the batch would be rejected',
+    )
   }
 
   private async gatherInput(input: Input): Promise<void> {
@@ -207,7 +230,10 @@ export class Agent {
       await input.gather(this.accumulatorFor(input))
     } catch (error) {
       this.stats.gatherErrors++
-      this.log.error({ err: error, input: input.name, gather_errors_total: this.stats.gatherErrors }, 'gather failed; this round of the input is lost')
+      this.log.error(
+        { err: error, input: input.name, gather_errors_total: this.stats.gatherErrors },
+        'gather failed; this round of the input is lost',
+      )
     } finally {
       this.busy.delete(input)
     }
@@ -218,7 +244,10 @@ export class Agent {
       add: (name, labels, value, timestampMs) => {
         if (!Number.isFinite(value)) {
           this.stats.droppedSamples++
-          this.log.warn({ input: input.name, metric: name, value: String(value) }, 'non-finite sample dropped')
+          this.log.warn(
+            { input: input.name, metric: name, value: String(value) },
+            'non-finite sample dropped',
+          )
           return
         }
         this.buffer.add(name, { ...labels, ...this.commonLabels }, value, Math.round(timestampMs))
@@ -238,7 +267,10 @@ export class Agent {
     const next = this.startedAtMs + this.tick * interval
     const now = this.options.clock.now()
     if (next < now) this.tick += Math.ceil((now - next) / interval)
-    this.cancelGatherTimer = this.options.timers.setTimeout(() => this.onGatherTick(), this.startedAtMs + this.tick * interval - now)
+    this.cancelGatherTimer = this.options.timers.setTimeout(
+      () => this.onGatherTick(),
+      this.startedAtMs + this.tick * interval - now,
+    )
   }
 
   private scheduleFlush(): void {

@@ -34,6 +34,10 @@ describe('SampleBuffer', () => {
   it('cuts chunks at maxSeries', () => {
     const buffer = new SampleBuffer()
     for (const name of ['a', 'b', 'c', 'd', 'e']) buffer.add(name, {}, 1, 1)
-    expect(buffer.drain({ maxSamples: 100, maxSeries: 2 }).map((c) => c.map((s) => s.name))).toEqual([['a', 'b'], ['c', 'd'], ['e']])
+    expect(buffer.drain({ maxSamples: 100, maxSeries: 2 }).map((c) => c.map((s) => s.name))).toEqual([
+      ['a', 'b'],
+      ['c', 'd'],
+      ['e'],
+    ])
   })
 })

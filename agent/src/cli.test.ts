@@ -24,7 +24,13 @@ describe('tidewatch-agent CLI', () => {
     const doc = JSON.parse(run.stdout) as DryRunDocument
     expect(doc.batches).toHaveLength(1)
     const [batch] = doc.batches
-    expect(batch).toMatchObject({ id: 'cli-test:1', subject: 'metrics.in.cli-test', agent_id: 'cli-test', seq: 1, sample_count: 7 })
+    expect(batch).toMatchObject({
+      id: 'cli-test:1',
+      subject: 'metrics.in.cli-test',
+      agent_id: 'cli-test',
+      seq: 1,
+      sample_count: 7,
+    })
     expect(batch!.encoded_bytes).toBeGreaterThan(0)
     expect(batch!.series.map((s) => s.name).sort()).toEqual([
       'cpu.iowait_percent',

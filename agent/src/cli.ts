@@ -1,6 +1,13 @@
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
-import { ConfigError, connectNats, createLogger, systemClock, type Logger, type NatsConnection } from '@tidewatch/shared'
+import {
+  ConfigError,
+  connectNats,
+  createLogger,
+  systemClock,
+  type Logger,
+  type NatsConnection,
+} from '@tidewatch/shared'
 import { Agent, type BatchHandler } from './agent.js'
 import { loadAgentConfig, type ResolvedAgentConfig } from './config.js'
 import { RetryingDelivery } from './delivery.js'
@@ -32,11 +39,14 @@ export interface CliFlags {
 export async function parseFlags(argv: string[]): Promise<CliFlags> {
   const parsed = await yargs(argv)
     .scriptName('tidewatch-agent')
-    .usage('$0 [--config agent.toml] [--once] [--dry-run] [--log-level LEVEL]\n\nSamples this host (cpu, memory) and publishes metric batches to NATS JetStream.')
+    .usage(
+      '$0 [--config agent.toml] [--once] [--dry-run] [--log-level LEVEL]\n\nSamples this host (cpu, memory) and publishes metric batches to NATS JetStream.',
+    )
     .option('config', {
       alias: 'c',
       type: 'string',
-      describe: 'The agent TOML file. Without it every setting takes its default (NATS at nats://127.0.0.1:4222).',
+      describe:
+        'The agent TOML file. Without it every setting takes its default (NATS at nats://127.0.0.1:4222).',
     })
     .option('once', {
       type: 'boolean',
@@ -46,7 +56,8 @@ export async function parseFlags(argv: string[]): Promise<CliFlags> {
     .option('dry-run', {
       type: 'boolean',
       default: false,
-      describe: 'Print each collection as JSON to stdout (batch id, encoded size, series, samples) instead of sending it; never connects to NATS and never advances the stored batch sequence.',
+      describe:
+        'Print each collection as JSON to stdout (batch id, encoded size, series, samples) instead of sending it; never connects to NATS and never advances the stored batch sequence.',
     })
     .option('log-level', {
       type: 'string',
@@ -67,10 +78,17 @@ export async function parseFlags(argv: string[]): Promise<CliFlags> {
     })
     .parseAsync()
   if (parsed._.length > 0) {
-    process.stderr.write(`tidewatch-agent: unexpected argument: ${parsed._.join(' ')} (the config file goes after --config)\n`)
+    process.stderr.write(
+      `tidewatch-agent: unexpected argument: ${parsed._.join(' ')} (the config file goes after --config)\n`,
+    )
     process.exit(EXIT_USAGE)
   }
-  return { config: parsed.config, once: parsed.once, dryRun: parsed['dry-run'], logLevel: parsed['log-level'] }
+  return {
+    config: parsed.config,
+    once: parsed.once,
+    dryRun: parsed['dry-run'],
+    logLevel: parsed['log-level'],
+  }
 }
 
 /** The whole program; resolves to the exit code. */
@@ -88,7 +106,12 @@ export async function runCli(argv: string[] = hideBin(process.argv)): Promise<nu
   }
   const { config } = resolved
   // stdout is for --dry-run output; logs always go to stderr.
-  const logger = createLogger({ component: 'agent', level: config.log.level, host: resolved.hostname, destination: process.stderr })
+  const logger = createLogger({
+    service: 'tidewatch-agent',
+    level: config.log.level,
+    host: resolved.hostname,
+    destination: process.stderr,
+  })
   try {
     return flags.dryRun ? await runDry(resolved, flags, logger) : await runPublishing(resolved, flags, logger)
   } catch (error) {
@@ -113,16 +136,26 @@ async function runDry(resolved: ResolvedAgentConfig, flags: CliFlags, logger: Lo
   return EXIT_OK
 }
 
-async function runPublishing(resolved: ResolvedAgentConfig, flags: CliFlags, logger: Logger): Promise<number> {
+async function runPublishing(
+  resolved: ResolvedAgentConfig,
+  flags: CliFlags,
+  logger: Logger,
+): Promise<number> {
   const { config } = resolved
   const seq = await SeqStore.open(config.agent.data_dir, resolved.agentId)
   // A long-running agent waits for NATS to come up; --once gives up after nats.connect_timeout.
   let connection: NatsConnection
   try {
-    connection = await connectNats(config.nats, { name: `tidewatch-agent ${resolved.agentId}`, logger, waitOnFirstConnect: !flags.once })
+    connection = await connectNats(config.nats, {
+      name: `tidewatch-agent ${resolved.agentId}`,
+      logger,
+      waitOnFirstConnect: !flags.once,
+    })
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error)
-    throw new Error(`cannot connect to NATS at ${config.nats.servers.join(', ')}: ${reason}`, { cause: error })
+    throw new Error(`cannot connect to NATS at ${config.nats.servers.join(', ')}: ${reason}`, {
+      cause: error,
+    })
   }
   const delivery = new RetryingDelivery({
     queue: new MemoryQueue(config.agent.queue_max_bytes),
@@ -148,7 +181,10 @@ async function runPublishing(resolved: ResolvedAgentConfig, flags: CliFlags, log
     delivery.stop()
     if (left > 0) {
       // No disk spool yet: what is still queued now is lost, and we say so.
-      logger.error({ undelivered_batches: left, stats: delivery.stats }, 'batches not delivered before exit; they are lost')
+      logger.error(
+        { undelivered_batches: left, stats: delivery.stats },
+        'batches not delivered before exit; they are lost',
+      )
       return EXIT_FAILED
     }
     logger.info({ stats: delivery.stats }, 'agent stopped')
@@ -158,7 +194,12 @@ async function runPublishing(resolved: ResolvedAgentConfig, flags: CliFlags, log
   }
 }
 
-function createAgent(resolved: ResolvedAgentConfig, seq: SeqStore, handler: BatchHandler, logger: Logger): Agent {
+function createAgent(
+  resolved: ResolvedAgentConfig,
+  seq: SeqStore,
+  handler: BatchHandler,
+  logger: Logger,
+): Agent {
   const inputs = buildInputs(resolved.config.inputs, { clock: systemClock, logger })
   return new Agent({
     config: resolved.config,

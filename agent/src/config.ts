@@ -35,7 +35,10 @@ export interface LoadAgentConfigOptions {
  * Loads `file` (or the defaults when there is none), then the checks the schema cannot make alone.
  * Every problem is a ConfigError naming the file and the key path.
  */
-export function loadAgentConfig(file: string | undefined, options: LoadAgentConfigOptions = {}): ResolvedAgentConfig {
+export function loadAgentConfig(
+  file: string | undefined,
+  options: LoadAgentConfigOptions = {},
+): ResolvedAgentConfig {
   const overrides = options.logLevel === undefined ? {} : { 'log.level': options.logLevel }
   const config =
     file === undefined
@@ -54,7 +57,8 @@ export function loadAgentConfig(file: string | undefined, options: LoadAgentConf
     )
   }
   // Host names may hold characters a NATS subject token cannot (the id is part of the subject).
-  const agentId = config.agent.id ?? (machine.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^\.+|\.+$/g, '') || 'agent')
+  const agentId =
+    config.agent.id ?? (machine.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^\.+|\.+$/g, '') || 'agent')
   const hostname = config.agent.hostname ?? machine
   checkAgainstWireRules(config, agentId, hostname, file, where)
   return { config, agentId, hostname, subject: `${config.output.subject_prefix}.${agentId}`, file }
@@ -63,13 +67,23 @@ export function loadAgentConfig(file: string | undefined, options: LoadAgentConf
 function parseDefaults(logLevel: unknown): AgentConfig {
   const result = agentConfigSchema.safeParse(logLevel === undefined ? {} : { log: { level: logLevel } })
   if (!result.success) {
-    throw new ConfigError(`--log-level: expected one of trace, debug, info, warn, error, fatal, silent, found "${String(logLevel)}"`, undefined, 'log.level')
+    throw new ConfigError(
+      `--log-level: expected one of trace, debug, info, warn, error, fatal, silent, found "${String(logLevel)}"`,
+      undefined,
+      'log.level',
+    )
   }
   return result.data
 }
 
 /** A batch with the configured id and labels must pass the wire rules, or every batch would be refused. */
-function checkAgainstWireRules(config: AgentConfig, agentId: string, hostname: string, file: string | undefined, where: string): void {
+function checkAgainstWireRules(
+  config: AgentConfig,
+  agentId: string,
+  hostname: string,
+  file: string | undefined,
+  where: string,
+): void {
   const keyPath = config.agent.id !== undefined ? 'agent.id' : 'agent.hostname'
   try {
     encodeBatch({ agentId, seq: 0, createdMs: 0, series: [] })
@@ -80,7 +94,19 @@ function checkAgainstWireRules(config: AgentConfig, agentId: string, hostname: s
   const nowMs = Date.now()
   try {
     validateBatch(
-      { agentId, seq: 0, createdMs: nowMs, series: [{ name: 'agent.config_check', labels: { ...config.global_labels, host: hostname }, timestamps: [nowMs], values: [0] }] },
+      {
+        agentId,
+        seq: 0,
+        createdMs: nowMs,
+        series: [
+          {
+            name: 'agent.config_check',
+            labels: { ...config.global_labels, host: hostname },
+            timestamps: [nowMs],
+            values: [0],
+          },
+        ],
+      },
       limitsFromConfig(config.limits),
       nowMs,
     )

@@ -6,7 +6,7 @@ import { MemoryQueue } from './spool/memory.js'
 import type { QueuedBatch } from './spool/types.js'
 import { FakeTime } from './testing/index.js'
 
-const logger = createLogger({ component: 'test', level: 'silent' })
+const logger = createLogger({ service: 'test', level: 'silent' })
 
 function batch(seq: number, bytes = 10): QueuedBatch {
   return { id: `a:${seq}`, seq, subject: 'metrics.in.a', data: new Uint8Array(bytes), sampleCount: 1 }
@@ -31,7 +31,15 @@ function setup(maxBytes = 1_000_000) {
   const time = new FakeTime()
   const sink = new FlakySink()
   const queue = new MemoryQueue(maxBytes)
-  const delivery = new RetryingDelivery({ queue, sink, timers: time, logger, retryInitialDelayMs: 100, retryMaxDelayMs: 1_000, random: () => 1 })
+  const delivery = new RetryingDelivery({
+    queue,
+    sink,
+    timers: time,
+    logger,
+    retryInitialDelayMs: 100,
+    retryMaxDelayMs: 1_000,
+    random: () => 1,
+  })
   return { time, sink, queue, delivery }
 }
 
@@ -83,7 +91,14 @@ describe('RetryingDelivery', () => {
       },
       close: async () => undefined,
     }
-    const d = new RetryingDelivery({ queue: new MemoryQueue(1_000), sink: refusing, timers: time, logger, retryInitialDelayMs: 1, retryMaxDelayMs: 1 })
+    const d = new RetryingDelivery({
+      queue: new MemoryQueue(1_000),
+      sink: refusing,
+      timers: time,
+      logger,
+      retryInitialDelayMs: 1,
+      retryMaxDelayMs: 1,
+    })
     await d.enqueue([batch(1), batch(2)])
     await time.advance(0)
     expect(d.stats).toMatchObject({ sent: 1, dropped: 1 })

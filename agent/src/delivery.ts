@@ -114,7 +114,10 @@ export class RetryingDelivery {
         await this.options.queue.ack(batch.id)
         if (duplicate) {
           this.stats.duplicates++
-          this.log.debug({ batch_id: batch.id }, 'batch was already stored; dropped as a duplicate by JetStream')
+          this.log.debug(
+            { batch_id: batch.id },
+            'batch was already stored; dropped as a duplicate by JetStream',
+          )
         } else {
           this.stats.sent++
         }
@@ -130,7 +133,13 @@ export class RetryingDelivery {
         this.stats.failedAttempts++
         const delayMs = this.backoffMs(failures)
         this.log.warn(
-          { err: error, batch_id: batch.id, failures, retry_in_ms: delayMs, queued: this.options.queue.length },
+          {
+            err: error,
+            batch_id: batch.id,
+            failures,
+            retry_in_ms: delayMs,
+            queued: this.options.queue.length,
+          },
           'publish failed; will retry',
         )
         await this.sleep(delayMs)

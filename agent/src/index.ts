@@ -3,7 +3,14 @@ export { Agent, type AgentOptions, type AgentStats, type BatchHandler, type Buil
 export { SampleBuffer, type ChunkLimits } from './batcher.js'
 export { loadAgentConfig, type ResolvedAgentConfig } from './config.js'
 export { RetryingDelivery, type BatchSink, type DeliveryStats } from './delivery.js'
-export { buildInputs, registry, type Accumulator, type Input, type InputDeps, type InputFactory } from './inputs/index.js'
+export {
+  buildInputs,
+  registry,
+  type Accumulator,
+  type Input,
+  type InputDeps,
+  type InputFactory,
+} from './inputs/index.js'
 export { NatsPublisher, PublishError } from './outputs/nats/publisher.js'
 export { toDryRunDocument, type DryRunDocument } from './outputs/dry-run/printer.js'
 export { SeqStore, SeqStoreError } from './seq-store.js'

@@ -19,7 +19,10 @@ describe('SeqStore', () => {
     const reopened = await SeqStore.open(join(dir, 'nested'), 'web-1')
     expect(reopened.peek()).toBe(3)
     expect(await reopened.next()).toBe(3)
-    expect(JSON.parse(readFileSync(join(dir, 'nested', SEQ_FILE), 'utf8'))).toEqual({ version: 1, next: { 'web-1': 4 } })
+    expect(JSON.parse(readFileSync(join(dir, 'nested', SEQ_FILE), 'utf8'))).toEqual({
+      version: 1,
+      next: { 'web-1': 4 },
+    })
     // atomic write leaves no temp file behind
     expect(readdirSync(join(dir, 'nested'))).toEqual([SEQ_FILE])
   })

@@ -76,7 +76,11 @@ function parseSeqFile(text: string, file: string): SeqFile {
   try {
     parsed = JSON.parse(text)
   } catch (error) {
-    throw new SeqStoreError(`${file} is not valid JSON; fix or remove it (removing it restarts batch ids at 1)`, file, { cause: error })
+    throw new SeqStoreError(
+      `${file} is not valid JSON; fix or remove it (removing it restarts batch ids at 1)`,
+      file,
+      { cause: error },
+    )
   }
   const next = (parsed as { next?: unknown } | null)?.next
   if (
@@ -87,7 +91,10 @@ function parseSeqFile(text: string, file: string): SeqFile {
     next === null ||
     Object.values(next).some((v) => !Number.isSafeInteger(v) || (v as number) < 1)
   ) {
-    throw new SeqStoreError(`${file} does not hold {"version":1,"next":{"<agent id>":<positive integer>}}`, file)
+    throw new SeqStoreError(
+      `${file} does not hold {"version":1,"next":{"<agent id>":<positive integer>}}`,
+      file,
+    )
   }
   return { version: 1, next: next as Record<string, number> }
 }

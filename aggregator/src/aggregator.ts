@@ -61,7 +61,6 @@ export async function startAggregator(config: AggregatorConfig, options: Aggrega
     await migrate(store, { retention: config.retention, logger })
     if (store.kind === 'embedded' && config.http.enabled) {
       http = await startEmbeddedHttp(config, store, logger)
-      logger.info({ url: http.url }, 'serving the embedded store over the ClickHouse HTTP protocol')
     }
 
     nats = await connectNats(config.nats, { name: `tidewatch-aggregator ${config.aggregator.id}`, logger })

@@ -47,7 +47,7 @@ async function main(): Promise<void> {
     return
   }
   const level = (argv['log-level'] as LevelWithSilent | undefined) ?? config.log.level
-  const logger = createLogger({ component: 'aggregator', level })
+  const logger = createLogger({ service: 'tidewatch-aggregator', level })
   const aggregator = await startAggregator(config, { logger })
 
   let signals = 0

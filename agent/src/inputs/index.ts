@@ -11,7 +11,11 @@ export const registry: { [Name in InputName]: InputFactory<Name> } = {
   memory: memoryInput,
 }
 
-function create<Name extends InputName>(name: Name, config: AgentConfig['inputs'], deps: InputDeps): Input | undefined {
+function create<Name extends InputName>(
+  name: Name,
+  config: AgentConfig['inputs'],
+  deps: InputDeps,
+): Input | undefined {
   const section = config[name]
   return section.enabled ? registry[name].create(section, deps) : undefined
 }
@@ -19,7 +23,9 @@ function create<Name extends InputName>(name: Name, config: AgentConfig['inputs'
 /** The enabled inputs, in registry order. */
 export function buildInputs(config: AgentConfig['inputs'], deps: InputDeps): Input[] {
   const names = Object.keys(registry) as InputName[]
-  return names.map((name) => create(name, config, deps)).filter((input): input is Input => input !== undefined)
+  return names
+    .map((name) => create(name, config, deps))
+    .filter((input): input is Input => input !== undefined)
 }
 
 export type { Accumulator, Input, InputDeps, InputFactory } from './types.js'

@@ -284,7 +284,7 @@ describe('example files in config/', () => {
       const file = join(REPO_CONFIG_DIR, name)
       const config = loadConfigFile(file, schema, { env: {} })
       const defaults = schema.parse({})
-      if (name === 'agent.toml') expect(config).toEqual({ ...defaults, global_labels: { env: 'dev' } })
+      if (name === 'agent.toml') expect(config).toEqual({ ...defaults, global_labels: { env: 'dev', region: 'us-west', role: 'web' } })
       else expect(config).toEqual(defaults)
     })
 

@@ -22,7 +22,8 @@ export const REDACTED_PATHS = [
 ]
 
 export interface LoggerOptions {
-  component: string
+  /** The program: `tidewatch-agent`, `tidewatch-aggregator`, ... Parts of it log with `child({ component })`. */
+  service: string
   level?: LevelWithSilent
   /** Defaults to the machine's host name. */
   host?: string
@@ -35,7 +36,7 @@ export function createLogger(options: LoggerOptions): Logger {
   return pino(
     {
       level: options.level ?? 'info',
-      base: { component: options.component, host: options.host ?? hostname(), pid: process.pid },
+      base: { service: options.service, host: options.host ?? hostname(), pid: process.pid },
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
     },

@@ -1,21 +1,45 @@
 import { describe, expect, it } from 'vitest'
 import { createLogger, systemClock } from '@tidewatch/shared'
 import type { Accumulator } from '../types.js'
-import { CpuInput, cpuPercents, parseProcStat, procStatSource, systeminformationSource, type CpuSource } from './index.js'
+import {
+  CpuInput,
+  cpuPercents,
+  parseProcStat,
+  procStatSource,
+  systeminformationSource,
+  type CpuSource,
+} from './index.js'
 
-const deps = { clock: systemClock, logger: createLogger({ component: 'test', level: 'silent' }) }
+const deps = { clock: systemClock, logger: createLogger({ service: 'test', level: 'silent' }) }
 
-function collect(): { acc: Accumulator; samples: { name: string; labels: Record<string, string>; value: number; ts: number }[] } {
+function collect(): {
+  acc: Accumulator
+  samples: { name: string; labels: Record<string, string>; value: number; ts: number }[]
+} {
   const samples: { name: string; labels: Record<string, string>; value: number; ts: number }[] = []
-  return { acc: { add: (name, labels, value, ts) => samples.push({ name, labels: { ...labels }, value, ts }) }, samples }
+  return {
+    acc: { add: (name, labels, value, ts) => samples.push({ name, labels: { ...labels }, value, ts }) },
+    samples,
+  }
 }
 
-const STAT_BEFORE = 'cpu  5834 10 2301 91755 198 0 39 6 0 0\ncpu0 2204 0 1090 46736 15 0 11 2 0 0\nintr 1 2 3\n'
-const STAT_AFTER = 'cpu  5934 10 2351 91905 248 0 39 6 7 0\ncpu0 2254 0 1110 46800 40 0 11 2 0 0\nintr 1 2 3\n'
+const STAT_BEFORE =
+  'cpu  5834 10 2301 91755 198 0 39 6 0 0\ncpu0 2204 0 1090 46736 15 0 11 2 0 0\nintr 1 2 3\n'
+const STAT_AFTER =
+  'cpu  5934 10 2351 91905 248 0 39 6 7 0\ncpu0 2254 0 1110 46800 40 0 11 2 0 0\nintr 1 2 3\n'
 
 describe('cpu input: the math', () => {
   it('parses the aggregate line of /proc/stat', () => {
-    expect(parseProcStat(STAT_BEFORE)).toEqual({ user: 5834, nice: 10, system: 2301, idle: 91755, iowait: 198, irq: 0, softirq: 39, steal: 6 })
+    expect(parseProcStat(STAT_BEFORE)).toEqual({
+      user: 5834,
+      nice: 10,
+      system: 2301,
+      idle: 91755,
+      iowait: 198,
+      irq: 0,
+      softirq: 39,
+      steal: 6,
+    })
     expect(() => parseProcStat('intr 1 2 3\n')).toThrow(/no aggregate/)
   })
 
@@ -59,7 +83,9 @@ describe('cpu input on this machine', () => {
       expect(Math.abs(s.ts - Date.now())).toBeLessThan(5_000)
     }
     const byName = Object.fromEntries(samples.map((s) => [s.name, s.value]))
-    expect(byName['cpu.user_percent']! + byName['cpu.system_percent']!).toBeLessThanOrEqual(byName['cpu.usage_percent']! + 1e-9)
+    expect(byName['cpu.user_percent']! + byName['cpu.system_percent']!).toBeLessThanOrEqual(
+      byName['cpu.usage_percent']! + 1e-9,
+    )
 
     // later rounds measure since the previous one
     const second = collect()

@@ -38,10 +38,20 @@ export function parseProcStat(text: string): CpuTimes {
   const line = text.split('\n').find((l) => l.startsWith('cpu '))
   if (line === undefined) throw new Error('no aggregate "cpu" line in /proc/stat')
   const fields = line.trim().split(/\s+/).slice(1).map(Number)
-  if (fields.length < 4 || fields.some((f) => !Number.isFinite(f))) throw new Error(`unexpected /proc/stat cpu line: ${line}`)
+  if (fields.length < 4 || fields.some((f) => !Number.isFinite(f)))
+    throw new Error(`unexpected /proc/stat cpu line: ${line}`)
   const at = (i: number): number => fields[i] ?? 0
   // guest and guest_nice (fields 9, 10) are already counted in user and nice, so they stay out of the total.
-  return { user: at(0), nice: at(1), system: at(2), idle: at(3), iowait: at(4), irq: at(5), softirq: at(6), steal: at(7) }
+  return {
+    user: at(0),
+    nice: at(1),
+    system: at(2),
+    idle: at(3),
+    iowait: at(4),
+    irq: at(5),
+    softirq: at(6),
+    steal: at(7),
+  }
 }
 
 /**
@@ -143,7 +153,8 @@ export class CpuInput implements Input {
     accumulator.add('cpu.usage_percent', labels, percents.usage, timestampMs)
     accumulator.add('cpu.user_percent', labels, percents.user, timestampMs)
     accumulator.add('cpu.system_percent', labels, percents.system, timestampMs)
-    if (percents.iowait !== undefined) accumulator.add('cpu.iowait_percent', labels, percents.iowait, timestampMs)
+    if (percents.iowait !== undefined)
+      accumulator.add('cpu.iowait_percent', labels, percents.iowait, timestampMs)
   }
 }
 

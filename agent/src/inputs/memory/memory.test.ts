@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { createLogger, systemClock } from '@tidewatch/shared'
 import { MemoryInput } from './index.js'
 
-const deps = { clock: systemClock, logger: createLogger({ component: 'test', level: 'silent' }) }
+const deps = { clock: systemClock, logger: createLogger({ service: 'test', level: 'silent' }) }
 
 describe('memory input', () => {
   it('reports total, used and available bytes of this machine, used = total - available', async () => {
@@ -29,7 +29,9 @@ describe('memory input', () => {
   })
 
   it('clamps an available figure above the total instead of reporting negative used bytes', async () => {
-    const input = new MemoryInput({ enabled: true }, deps, { read: async () => ({ total: 100, available: 120 }) })
+    const input = new MemoryInput({ enabled: true }, deps, {
+      read: async () => ({ total: 100, available: 120 }),
+    })
     const values: number[] = []
     await input.gather({ add: (_n, _l, value) => values.push(value) })
     expect(values).toEqual([100, 0, 100])

@@ -38,18 +38,29 @@ export class NatsPublisher implements BatchSink {
   async send(batch: QueuedBatch): Promise<{ duplicate: boolean }> {
     const maxPayload = this.options.connection.info?.max_payload
     if (maxPayload !== undefined && batch.data.byteLength > maxPayload) {
-      throw new PublishError(`batch ${batch.id} is ${batch.data.byteLength} bytes, over the server's max_payload ${maxPayload}`, false)
+      throw new PublishError(
+        `batch ${batch.id} is ${batch.data.byteLength} bytes, over the server's max_payload ${maxPayload}`,
+        false,
+      )
     }
     try {
-      const ack = await this.js.publish(batch.subject, batch.data, { msgID: batch.id, timeout: this.options.timeoutMs })
-      this.log.debug({ batch_id: batch.id, stream: ack.stream, stream_seq: ack.seq, duplicate: ack.duplicate }, 'batch published')
+      const ack = await this.js.publish(batch.subject, batch.data, {
+        msgID: batch.id,
+        timeout: this.options.timeoutMs,
+      })
+      this.log.debug(
+        { batch_id: batch.id, stream: ack.stream, stream_seq: ack.seq, duplicate: ack.duplicate },
+        'batch published',
+      )
       return { duplicate: ack.duplicate }
     } catch (error) {
       if (error instanceof JetStreamApiError && error.code === MESSAGE_TOO_LARGE) {
         throw new PublishError(`the stream refused batch ${batch.id} as too large`, false, { cause: error })
       }
       const reason = error instanceof Error ? error.message : String(error)
-      throw new PublishError(`publishing batch ${batch.id} to ${batch.subject} failed: ${reason}`, true, { cause: error })
+      throw new PublishError(`publishing batch ${batch.id} to ${batch.subject} failed: ${reason}`, true, {
+        cause: error,
+      })
     }
   }
 

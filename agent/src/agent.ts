@@ -40,6 +40,12 @@ export type BatchHandler = (batches: BuiltBatch[]) => Promise<void>
 export interface AgentStats {
   gatherRounds: number
   gatherErrors: number
+  /** Failed gathers by input name. */
+  inputErrors: Record<string, number>
+  /** Samples the inputs handed over (before batching), the agent's own included. */
+  samplesCollected: number
+  /** How long the last round of all inputs took, ms (inputs run concurrently). */
+  lastCollectionMs: number
   /** Rounds of an input skipped because its previous gather was still running. */
   gatherSkipped: number
   /** Samples refused before batching (non-finite values) or in a batch that failed validation. */
@@ -68,6 +74,9 @@ export class Agent {
   readonly stats: AgentStats = {
     gatherRounds: 0,
     gatherErrors: 0,
+    inputErrors: {},
+    samplesCollected: 0,
+    lastCollectionMs: 0,
     gatherSkipped: 0,
     droppedSamples: 0,
     batchesBuilt: 0,
@@ -136,7 +145,9 @@ export class Agent {
   /** Runs every input once, concurrently; a failing input is logged and counted, the others still report. */
   async gather(): Promise<void> {
     this.stats.gatherRounds++
+    const startedMs = performance.now()
     await Promise.all(this.options.inputs.map((input) => this.gatherInput(input)))
+    this.stats.lastCollectionMs = performance.now() - startedMs
   }
 
   /** Cuts everything buffered into batches, numbers, validates and encodes them, and hands them over. */
@@ -230,6 +241,7 @@ export class Agent {
       await input.gather(this.accumulatorFor(input))
     } catch (error) {
       this.stats.gatherErrors++
+      this.stats.inputErrors[input.name] = (this.stats.inputErrors[input.name] ?? 0) + 1
       this.log.error(
         { err: error, input: input.name, gather_errors_total: this.stats.gatherErrors },
         'gather failed; this round of the input is lost',
@@ -250,6 +262,7 @@ export class Agent {
           )
           return
         }
+        this.stats.samplesCollected++
         this.buffer.add(name, { ...labels, ...this.commonLabels }, value, Math.round(timestampMs))
       },
     }

@@ -9,6 +9,7 @@ import {
   WireError,
   type AgentConfig,
 } from '@tidewatch/shared'
+import { partitionedSubject } from './outputs/nats/publisher.js'
 
 /** The agent's config after loading, with the values derived from it. */
 export interface ResolvedAgentConfig {
@@ -61,7 +62,7 @@ export function loadAgentConfig(
     config.agent.id ?? (machine.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^\.+|\.+$/g, '') || 'agent')
   const hostname = config.agent.hostname ?? machine
   checkAgainstWireRules(config, agentId, hostname, file, where)
-  return { config, agentId, hostname, subject: `${config.output.subject_prefix}.${agentId}`, file }
+  return { config, agentId, hostname, subject: partitionedSubject(config.output.subject_prefix, agentId, config.output.partitions), file }
 }
 
 function parseDefaults(logLevel: unknown): AgentConfig {

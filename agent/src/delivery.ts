@@ -1,5 +1,5 @@
 import { TidewatchError, type Logger } from '@tidewatch/shared'
-import type { BatchQueue, QueuedBatch } from './spool/types.js'
+import type { BatchQueue, Dropped, QueuedBatch } from './spool/types.js'
 import type { Timers } from './timers.js'
 
 /** An output: sends one batch and resolves once it is stored (or was already stored). */
@@ -12,13 +12,22 @@ export interface BatchSink {
 export interface DeliveryStats {
   /** Batches the output stored. */
   sent: number
+  /** Samples in those batches (duplicates included: they were stored by an earlier attempt). */
+  sentSamples: number
   /** Batches the output already had (a re-send after a lost ack). */
   duplicates: number
   /** Failed send attempts, each followed by a retry. */
   failedAttempts: number
-  /** Batches given up on: pushed out of a full queue or refused for good. Each is logged at ERROR. */
+  /** Batches given up on: pushed out of a full queue, not writable to it, or refused for good. Each drop is logged at ERROR. */
   dropped: number
   droppedSamples: number
+  /**
+   * Successful publishes timed (send until the stream's ack), their total and the largest, ms.
+   * `publishMsMax` is the largest since whoever reads it set it back to 0 (the self-metrics input).
+   */
+  publishCount: number
+  publishMsSum: number
+  publishMsMax: number
 }
 
 export interface RetryingDeliveryOptions {
@@ -32,17 +41,30 @@ export interface RetryingDeliveryOptions {
   retryMaxDelayMs: number
   /** [0, 1); spreads retries of many agents after an outage. Default Math.random. */
   random?: () => number
+  /** A monotonic ms clock for publish latency. Default performance.now. */
+  now?: () => number
 }
 
 /**
- * The runner's half of delivery: batches wait in the queue in order and one loop sends the oldest
- * until the sink has it, backing off between failures. Order is kept (head of line), nothing is
- * dropped without an ERROR log and a count, and the loop never rejects and never runs twice.
+ * The runner's half of delivery: batches wait in the queue (the disk spool) in order and one loop
+ * sends the oldest until the sink has it, backing off between failures. Order is kept (head of
+ * line: a batch spooled during an outage goes before anything built after it), nothing is dropped
+ * without an ERROR log and a count, and the loop never rejects and never runs twice.
  *
- *   build batch -> queue.push -> loop: peek -> sink.send -> ack | backoff and retry
+ *   build batch -> queue.push (on disk) -> loop: peek -> sink.send -> ack | backoff and retry
  */
 export class RetryingDelivery {
-  readonly stats: DeliveryStats = { sent: 0, duplicates: 0, failedAttempts: 0, dropped: 0, droppedSamples: 0 }
+  readonly stats: DeliveryStats = {
+    sent: 0,
+    sentSamples: 0,
+    duplicates: 0,
+    failedAttempts: 0,
+    dropped: 0,
+    droppedSamples: 0,
+    publishCount: 0,
+    publishMsSum: 0,
+    publishMsMax: 0,
+  }
   private running = false
   private stopped = false
   private cancelSleep: (() => void) | undefined
@@ -50,20 +72,35 @@ export class RetryingDelivery {
   private idleWaiters: (() => void)[] = []
   private readonly log: Logger
   private readonly random: () => number
+  private readonly now: () => number
 
   constructor(private readonly options: RetryingDeliveryOptions) {
     this.log = options.logger.child({ component: 'delivery' })
     this.random = options.random ?? Math.random
+    this.now = options.now ?? (() => performance.now())
   }
 
   get pending(): number {
     return this.options.queue.length
   }
 
+  /** Queues behind everything already waiting (so a replay is never overtaken) and wakes the loop. */
   async enqueue(batches: QueuedBatch[]): Promise<void> {
     for (const batch of batches) {
-      const dropped = await this.options.queue.push(batch)
-      for (const old of dropped) this.countDropped(old, 'the queue is full (agent.queue_max_bytes)')
+      let dropped: Dropped
+      try {
+        dropped = await this.options.queue.push(batch)
+      } catch (error) {
+        // The spool cannot take it (disk full, read-only): this batch is lost, and said so.
+        this.countDropped(
+          { batches: 1, samples: batch.sampleCount, firstId: batch.id, lastId: batch.id },
+          `it cannot be queued: ${error instanceof Error ? error.message : String(error)}`,
+        )
+        continue
+      }
+      if (dropped.batches > 0) {
+        this.countDropped(dropped, 'the spool is full (agent.spool_max_bytes); the oldest batches make room')
+      }
     }
     this.kick()
   }
@@ -82,6 +119,12 @@ export class RetryingDelivery {
       })
     })
     return this.options.queue.length
+  }
+
+  /** Ends a backoff wait now (the output just became reachable) and starts the loop if it is idle. */
+  retryNow(): void {
+    this.wakeSleep?.()
+    this.kick()
   }
 
   /** Stops retrying; whatever is still queued stays queued (and is reported by the caller). */
@@ -110,8 +153,14 @@ export class RetryingDelivery {
       const batch = await this.options.queue.peek()
       if (batch === undefined) return
       try {
+        const startedMs = this.now()
         const { duplicate } = await this.options.sink.send(batch)
+        const tookMs = this.now() - startedMs
         await this.options.queue.ack(batch.id)
+        this.stats.publishCount++
+        this.stats.publishMsSum += tookMs
+        this.stats.publishMsMax = Math.max(this.stats.publishMsMax, tookMs)
+        this.stats.sentSamples += batch.sampleCount
         if (duplicate) {
           this.stats.duplicates++
           this.log.debug(
@@ -126,7 +175,10 @@ export class RetryingDelivery {
       } catch (error) {
         if (error instanceof TidewatchError && !error.retryable) {
           await this.options.queue.ack(batch.id)
-          this.countDropped(batch, error.message)
+          this.countDropped(
+            { batches: 1, samples: batch.sampleCount, firstId: batch.id, lastId: batch.id },
+            error.message,
+          )
           continue
         }
         failures++
@@ -167,12 +219,42 @@ export class RetryingDelivery {
     })
   }
 
-  private countDropped(batch: QueuedBatch, reason: string): void {
-    this.stats.dropped++
-    this.stats.droppedSamples += batch.sampleCount
+  private countDropped(dropped: Dropped, reason: string): void {
+    this.stats.dropped += dropped.batches
+    this.stats.droppedSamples += dropped.samples
     this.log.error(
-      { batch_id: batch.id, samples: batch.sampleCount, dropped_batches_total: this.stats.dropped },
-      `batch dropped: ${reason}`,
+      {
+        batches: dropped.batches,
+        samples: dropped.samples,
+        first_batch_id: dropped.firstId,
+        last_batch_id: dropped.lastId,
+        dropped_batches_total: this.stats.dropped,
+        dropped_samples_total: this.stats.droppedSamples,
+      },
+      `batches dropped: ${reason}`,
     )
+  }
+}
+
+/**
+ * A sink that exists before its output does: until `attach`, every send fails as retryable, so the
+ * agent collects and spools while, for instance, NATS is still unreachable at start.
+ */
+export class PendingSink implements BatchSink {
+  private sink: BatchSink | undefined
+
+  constructor(private readonly reason: string) {}
+
+  attach(sink: BatchSink): void {
+    this.sink = sink
+  }
+
+  async send(batch: QueuedBatch): Promise<{ duplicate: boolean }> {
+    if (this.sink === undefined) throw new TidewatchError(this.reason, 'SINK_NOT_READY', true)
+    return this.sink.send(batch)
+  }
+
+  async close(): Promise<void> {
+    await this.sink?.close()
   }
 }

@@ -1,9 +1,12 @@
-import { jetstream } from '@nats-io/jetstream'
+import { jetstream, type JetStreamManager } from '@nats-io/jetstream'
+import { Kvm } from '@nats-io/kv'
 import {
   connectNats,
   createStore,
   ensureStreams,
+  JetStreamAlertPublisher,
   limitsFromConfig,
+  loadRuleFiles,
   migrate,
   RetryAbortedError,
   systemClock,
@@ -12,16 +15,28 @@ import {
   type Logger,
   type NatsConnection,
   type Store,
+  StreamingRules,
 } from '@tidewatch/shared'
-import { consumeMetrics, ensureMetricsConsumer, type MetricsConsumerOptions } from './sources/nats/metrics-consumer.js'
+import {
+  consumeMetrics,
+  createInFlight,
+  ensureMetricsConsumer,
+  type InFlight,
+  type MetricsConsumerOptions,
+} from './sources/nats/metrics-consumer.js'
+import { PartitionLeases } from './partitions/leases.js'
 import { BatchCommitter } from './pipeline/committer.js'
 import { createCounters, type PipelineCounters } from './pipeline/counters.js'
-import { runPipeline, type AcceptedBranch, type RunningPipeline } from './pipeline/pipeline.js'
+import { runPipeline, type AcceptedBranch } from './pipeline/pipeline.js'
 import { IntentLog } from './sinks/clickhouse/intent-log.js'
-import { SeriesRegistry } from './sinks/clickhouse/series-registry.js'
-import { ClickHouseSampleWriter } from './sinks/clickhouse/writer.js'
+import { createSampleSink } from './sinks/clickhouse/create-sink.js'
+import type { SampleSink } from './sinks/clickhouse/sample-sink.js'
+import { SeriesResolver } from './sinks/clickhouse/series-resolver.js'
+import { writeSeriesRows } from './sinks/clickhouse/series-writer.js'
+import { DecodeCache } from '@tidewatch/shared'
 import { DeadLetterPublisher } from './sinks/dlq/dead-letters.js'
 import { startEmbeddedHttp, type EmbeddedHttp } from './http/embedded.js'
+import { createRulesCounters, rulesBranch, type RulesCounters } from './rules/branch.js'
 
 export interface AggregatorOptions {
   logger: Logger
@@ -34,6 +49,12 @@ export interface AggregatorOptions {
 
 export interface RunningAggregator {
   counters: PipelineCounters
+  /** Streaming alert rules: batches evaluated, events published (zero without rule files). */
+  rulesCounters: RulesCounters
+  /** Messages and bytes delivered to this process and not yet acked, summed over its partitions. */
+  inFlight: InFlight
+  /** Partitions this replica consumes now (`[0]` when the stream is not partitioned). */
+  partitions(): number[]
   store: Store
   /** The embedded store's HTTP endpoint, when this process serves one. */
   httpUrl: string | undefined
@@ -46,15 +67,23 @@ export interface RunningAggregator {
 export async function startAggregator(config: AggregatorConfig, options: AggregatorOptions): Promise<RunningAggregator> {
   const logger = options.logger.child({ aggregator_id: config.aggregator.id })
   const clock = options.clock ?? systemClock
-  const abort = new AbortController()
+  // Rule files are checked before anything starts: a bad one stops the aggregator with every problem.
+  const rules = new StreamingRules(loadRuleFiles(config.rules.files), { source: config.aggregator.id })
+  const rulesCounters = createRulesCounters()
+  const rulesAbort = new AbortController()
 
   const store = createStore(config.store, { logger })
+  // Shared by every partition this replica runs: one store writer, one series cache, one decode cache.
+  const sink: SampleSink = createSampleSink(config.store, store)
+  const resolver = new SeriesResolver({ maxSeriesPerMetric: config.pipeline.max_series_per_metric })
+  const decodeCache = new DecodeCache()
   let nats: NatsConnection | undefined
   let http: EmbeddedHttp | undefined
-  let pipeline: RunningPipeline | undefined
   const closeAll = async (): Promise<void> => {
+    rulesAbort.abort()
     await nats?.drain().catch(() => undefined)
     await http?.close().catch(() => undefined)
+    await sink.close().catch(() => undefined)
     await store.close().catch(() => undefined)
   }
   try {
@@ -64,71 +93,199 @@ export async function startAggregator(config: AggregatorConfig, options: Aggrega
     }
 
     nats = await connectNats(config.nats, { name: `tidewatch-aggregator ${config.aggregator.id}`, logger })
-    const manager = await ensureStreams(nats, [config.streams.metrics, config.streams.dlq])
-    const consumerOptions: MetricsConsumerOptions = {
-      stream: config.streams.metrics.name,
-      durableName: config.consumer.durable_name,
-      filterSubject: undefined,
-      maxAckPending: config.consumer.max_ack_pending,
-      ackWaitMs: config.consumer.ack_wait,
-      pullMaxMessages: config.consumer.pull_max_messages,
-    }
-    await ensureMetricsConsumer(manager, consumerOptions)
-
+    const manager = await ensureStreams(nats, [config.streams.metrics, config.streams.dlq, config.streams.alerts])
     const counters = createCounters()
-    const committer = new BatchCommitter({
-      consumerName: `${config.streams.metrics.name}/${config.consumer.durable_name}`,
-      intentLog: new IntentLog(store.client, store.database, `${config.streams.metrics.name}/${config.consumer.durable_name}`),
-      writer: new ClickHouseSampleWriter(store.client, store.database),
-      registry: new SeriesRegistry(),
-      clock,
-      logger: logger.child({ component: 'committer' }),
-      counters,
-      signal: abort.signal,
-      workingIntervalMs: Math.max(1_000, Math.floor(config.consumer.ack_wait / 3)),
-      recoveryRecheckMs: 5_000,
+    const inFlight = createInFlight()
+    const deadLetters = new DeadLetterPublisher(
+      jetstream(nats),
+      (config.streams.dlq.subjects[0] ?? 'metrics.dlq.>').replace(/\.>$|\.\*$/, ''),
+      config.streams.metrics.name,
+    )
+    // One evaluator for every partition of this replica (partitions split by host, so a series
+    // stays in one); each partition's pipeline feeds it through its own branch.
+    const branches: AcceptedBranch[] = [...(options.branches ?? [])]
+    if (rules.ruleCount > 0) {
+      branches.push(
+        rulesBranch({
+          rules,
+          publisher: new JetStreamAlertPublisher(jetstream(nats)),
+          clock,
+          tickIntervalMs: config.rules.tick_interval,
+          logger: logger.child({ component: 'rules' }),
+          signal: rulesAbort.signal,
+          counters: rulesCounters,
+        }),
+      )
+    }
+    const partitionRuns = new Map<number, PartitionRun>()
+    let failed: (error: unknown) => void = () => undefined
+    const failure = new Promise<never>((_, reject) => {
+      failed = reject
     })
-    const dlqSubjectPrefix = (config.streams.dlq.subjects[0] ?? 'metrics.dlq.>').replace(/\.>$|\.\*$/, '')
-    pipeline = runPipeline({
-      source: consumeMetrics(manager, consumerOptions, logger),
-      limits: limitsFromConfig(config.limits),
-      clock,
-      committer,
-      deadLetters: new DeadLetterPublisher(jetstream(nats), dlqSubjectPrefix, config.streams.metrics.name),
-      counters,
-      logger: logger.child({ component: 'pipeline' }),
-      signal: abort.signal,
-      microBatchMaxSamples: config.pipeline.micro_batch_max_samples,
-      microBatchMaxWaitMs: config.pipeline.micro_batch_max_wait,
-      housekeepingIntervalMs: 5_000,
-      branches: options.branches ?? [],
+    failure.catch(() => undefined)
+    const startPartition = async (partition: number): Promise<void> => {
+      const run = await runPartition({ config, manager, store, sink, resolver, decodeCache, partition, logger, clock, counters, inFlight, deadLetters, branches })
+      partitionRuns.set(partition, run)
+      run.done.catch((error: unknown) => {
+        if (!run.stopping) failed(error)
+      })
+    }
+    const stopPartition = async (partition: number): Promise<void> => {
+      const run = partitionRuns.get(partition)
+      if (run === undefined) return
+      partitionRuns.delete(partition)
+      await run.stop(options.stopTimeoutMs ?? 10_000)
+    }
+
+    let leases: PartitionLeases | undefined
+    if (config.consumer.partitions === 1) {
+      await startPartition(0)
+    } else {
+      const kv = await new Kvm(nats).create(config.consumer.lease_bucket, { ttl: config.consumer.lease_ttl, history: 1 })
+      leases = new PartitionLeases({
+        kv,
+        replicaId: config.aggregator.id,
+        partitions: config.consumer.partitions,
+        ttlMs: config.consumer.lease_ttl,
+        clock,
+        logger: logger.child({ component: 'partitions' }),
+        acquire: startPartition,
+        release: stopPartition,
+      })
+      await leases.start()
+    }
+    const owned = leases
+    let resolveStopped: () => void = () => undefined
+    const stopped = new Promise<void>((resolve) => {
+      resolveStopped = resolve
     })
-    const running = pipeline
-    const done = running.done.catch((error: unknown) => {
-      if (!(error instanceof RetryAbortedError)) throw error
-    })
-    const statsTimer = setInterval(() => logger.info({ counters }, 'aggregator counters'), 60_000)
+    const done = Promise.race([stopped, failure])
+    const statsTimer = setInterval(() => logger.info({ counters, in_flight: inFlight, partitions: [...partitionRuns.keys()] }, 'aggregator counters'), 60_000)
     statsTimer.unref()
-    logger.info({ stream: consumerOptions.stream, consumer: consumerOptions.durableName }, 'aggregator started')
+    logger.info(
+      { stream: config.streams.metrics.name, partitions: config.consumer.partitions, streaming_rules: rules.ruleCount },
+      'aggregator started',
+    )
 
     let stopping: Promise<void> | undefined
     const stop = (): Promise<void> => {
       stopping ??= (async () => {
         clearInterval(statsTimer)
-        running.stop()
-        const timeout = setTimeout(() => abort.abort(), options.stopTimeoutMs ?? 10_000)
-        await done.catch((error: unknown) => logger.error({ err: error }, 'pipeline ended with an error'))
-        clearTimeout(timeout)
+        if (owned !== undefined) await owned.stop()
+        else await stopPartition(0)
         await closeAll()
+        resolveStopped()
         logger.info({ counters }, 'aggregator stopped')
       })()
       return stopping
     }
-    return { counters, store, httpUrl: http?.url, done, stop }
+    return {
+      counters,
+      rulesCounters,
+      inFlight,
+      partitions: () => (owned !== undefined ? owned.partitions : [...partitionRuns.keys()]),
+      store,
+      httpUrl: http?.url,
+      done,
+      stop,
+    }
   } catch (error) {
-    abort.abort()
-    pipeline?.stop()
     await closeAll()
     throw error
   }
+}
+
+interface PartitionRun {
+  stopping: boolean
+  done: Promise<void>
+  /** Stops taking messages, commits what is buffered (up to `timeoutMs`, then abandons it to redelivery). */
+  stop(timeoutMs: number): Promise<void>
+}
+
+/**
+ * One partition's consumer, committer and pipeline. With an unpartitioned stream (partitions = 1)
+ * this is the consumer `durable_name` over the whole stream; otherwise `<durable_name>-p<k>`
+ * filtered on `<prefix>.<k>.>`. The intent log is keyed by the consumer, so whichever replica
+ * takes a partition over recovers its uncommitted batches.
+ */
+async function runPartition(args: {
+  config: AggregatorConfig
+  manager: JetStreamManager
+  store: Store
+  sink: SampleSink
+  resolver: SeriesResolver
+  decodeCache: DecodeCache
+  partition: number
+  logger: Logger
+  clock: Clock
+  counters: PipelineCounters
+  inFlight: InFlight
+  deadLetters: DeadLetterPublisher
+  branches: AcceptedBranch[]
+}): Promise<PartitionRun> {
+  const { config, manager, partition, clock, counters } = args
+  const partitioned = config.consumer.partitions > 1
+  const prefix = (config.streams.metrics.subjects[0] ?? 'metrics.in.>').replace(/\.>$|\.\*$/, '')
+  const consumerOptions: MetricsConsumerOptions = {
+    stream: config.streams.metrics.name,
+    durableName: partitioned ? `${config.consumer.durable_name}-p${partition}` : config.consumer.durable_name,
+    filterSubject: partitioned ? `${prefix}.${partition}.>` : undefined,
+    maxAckPending: config.consumer.max_ack_pending,
+    ackWaitMs: config.consumer.ack_wait,
+    pullMaxMessages: config.consumer.pull_max_messages,
+  }
+  await ensureMetricsConsumer(args.manager, consumerOptions)
+  const logger = partitioned ? args.logger.child({ partition }) : args.logger
+  const abort = new AbortController()
+  const consumerName = `${consumerOptions.stream}/${consumerOptions.durableName}`
+  const store = args.store
+  const committer = new BatchCommitter({
+    consumerName,
+    intentLog: new IntentLog(store.client, store.database, consumerName),
+    sink: args.sink,
+    resolver: args.resolver,
+    writeSeries: (rows) => writeSeriesRows(store.client, store.database, rows),
+    clock,
+    logger: logger.child({ component: 'committer' }),
+    counters,
+    signal: abort.signal,
+    workingIntervalMs: Math.max(1_000, Math.floor(config.consumer.ack_wait / 3)),
+    recoveryRecheckMs: 5_000,
+  })
+  const pipeline = runPipeline({
+    source: consumeMetrics(manager, consumerOptions, logger, {
+      maxInFlightMessages: config.consumer.max_ack_pending,
+      maxInFlightBytes: config.consumer.max_in_flight_bytes,
+      pullMaxBytes: config.consumer.pull_max_bytes,
+      inFlight: args.inFlight,
+    }),
+    limits: limitsFromConfig(config.limits),
+    decodeCache: args.decodeCache,
+    clock,
+    committer,
+    deadLetters: args.deadLetters,
+    counters,
+    logger: logger.child({ component: 'pipeline' }),
+    signal: abort.signal,
+    microBatchMaxSamples: config.pipeline.micro_batch_max_samples,
+    microBatchMaxWaitMs: config.pipeline.micro_batch_max_wait,
+    housekeepingIntervalMs: 5_000,
+    branches: args.branches,
+  })
+  const done = pipeline.done.catch((error: unknown) => {
+    if (!(error instanceof RetryAbortedError)) throw error
+  })
+  logger.info({ consumer: consumerOptions.durableName, filter: consumerOptions.filterSubject ?? null }, 'consuming')
+  const run: PartitionRun = {
+    stopping: false,
+    done,
+    stop: async (timeoutMs) => {
+      run.stopping = true
+      pipeline.stop()
+      const timeout = setTimeout(() => abort.abort(), timeoutMs)
+      await done.catch((error: unknown) => logger.error({ err: error }, 'pipeline ended with an error'))
+      clearTimeout(timeout)
+    },
+  }
+  return run
 }

@@ -5,9 +5,9 @@ import { BatchCommitter } from '../src/pipeline/committer.js'
 import { createCounters } from '../src/pipeline/counters.js'
 import type { AcceptedMessage } from '../src/pipeline/classify.js'
 import type { BatchIntent, IntentLog } from '../src/sinks/clickhouse/intent-log.js'
-import type { PreparedRows } from '../src/sinks/clickhouse/rows.js'
-import { SeriesRegistry } from '../src/sinks/clickhouse/series-registry.js'
-import type { ClickHouseSampleWriter } from '../src/sinks/clickhouse/writer.js'
+import type { SampleColumns } from '../src/sinks/clickhouse/columns.js'
+import type { SampleSink } from '../src/sinks/clickhouse/sample-sink.js'
+import { SeriesResolver } from '../src/sinks/clickhouse/series-resolver.js'
 import { silentLogger } from './harness.js'
 
 /** A JetStream message that records what was done to it. */
@@ -46,20 +46,21 @@ function memoryStore() {
       return found
     },
   } as unknown as IntentLog
-  const writer = {
-    write: async (token: string, rows: PreparedRows) => {
+  const sink: SampleSink = {
+    writeSamples: async (token: string, columns: Pick<SampleColumns, 'length'>) => {
       if (failWrites > 0) {
         failWrites--
         throw new Error('store down')
       }
       tokensWritten.push(token)
-      if (!stored.has(token)) stored.set(token, rows.rawRows)
+      if (!stored.has(token)) stored.set(token, columns.length)
     },
-  } as unknown as ClickHouseSampleWriter
+    close: async () => undefined,
+  }
   return {
     intents,
     intentLog,
-    writer,
+    sink,
     tokensWritten,
     storedRows: () => [...stored.values()].reduce((a, b) => a + b, 0),
     failNextWrites: (n: number) => void (failWrites = n),
@@ -70,8 +71,9 @@ function committerFor(store: ReturnType<typeof memoryStore>, clock = new ManualC
   return new BatchCommitter({
     consumerName: 'METRICS/test',
     intentLog: store.intentLog,
-    writer: store.writer,
-    registry: new SeriesRegistry(),
+    sink: store.sink,
+    writeSeries: async () => undefined,
+    resolver: new SeriesResolver({ maxSeriesPerMetric: 1_000_000 }),
     clock,
     logger: silentLogger,
     counters: createCounters(),
@@ -114,7 +116,7 @@ describe('BatchCommitter', () => {
     const store = memoryStore()
     // A crash after the intent and the data, before the commit record and the acks.
     await store.intentLog.recordIntent('METRICS/test:1-3:3', [1, 2, 3])
-    await store.writer.write('METRICS/test:1-3:3', { rawRows: 3 } as PreparedRows)
+    await store.sink.writeSamples('METRICS/test:1-3:3', { length: 3 } as SampleColumns)
 
     const committer = committerFor(store)
     const first = [message(3, true), message(1, true), message(9, false)]

@@ -43,11 +43,23 @@ function hashLane(text: string, seed: number): number {
   return h >>> 0
 }
 
+/** The two 32-bit halves of a key's series id, for columnar (typed array) use. */
+export function seriesIdHalves(key: string): { high: number; low: number } {
+  return { high: hashLane(key, 0x9747b28c), low: hashLane(key, 0x85ebca6b) }
+}
+
+/** An unsigned 64-bit integer from its halves, as the decimal text ClickHouse's UInt64 takes. */
+export function uint64Text(high: number, low: number): string {
+  if (high === 0) return String(low)
+  // Below 2^53 a double is exact; above it BigInt is.
+  if (high < 0x200000) return String(high * 0x100000000 + low)
+  return ((BigInt(high) << 32n) | BigInt(low)).toString()
+}
+
 /** The series id of a canonical key, as an unsigned 64-bit decimal string (what ClickHouse's UInt64 takes). */
 export function seriesIdOfKey(key: string): string {
-  const high = hashLane(key, 0x9747b28c)
-  const low = hashLane(key, 0x85ebca6b)
-  return ((BigInt(high) << 32n) | BigInt(low)).toString()
+  const { high, low } = seriesIdHalves(key)
+  return uint64Text(high, low)
 }
 
 export function seriesId(name: string, labels: Labels): string {

@@ -1,7 +1,15 @@
 import type { AgentConfig } from '@tidewatch/shared'
+import { GuardedInput } from './guarded.js'
 import type { Input, InputDeps, InputFactory } from './types.js'
 import { cpuInput } from './cpu/index.js'
+import { diskInput } from './disk/index.js'
 import { memoryInput } from './memory/index.js'
+import { natsJetstreamInput } from './nats_jetstream/index.js'
+import { netInput } from './net/index.js'
+import { prometheusInput } from './prometheus/index.js'
+import { rabbitmqInput } from './rabbitmq/index.js'
+import { redisInput } from './redis/index.js'
+import { systemInput } from './system/index.js'
 
 type InputName = keyof AgentConfig['inputs']
 
@@ -9,23 +17,46 @@ type InputName = keyof AgentConfig['inputs']
 export const registry: { [Name in InputName]: InputFactory<Name> } = {
   cpu: cpuInput,
   memory: memoryInput,
+  disk: diskInput,
+  net: netInput,
+  system: systemInput,
+  nats_jetstream: natsJetstreamInput,
+  rabbitmq: rabbitmqInput,
+  redis: redisInput,
+  prometheus: prometheusInput,
 }
 
 function create<Name extends InputName>(
   name: Name,
   config: AgentConfig['inputs'],
   deps: InputDeps,
-): Input | undefined {
+): GuardedInput | undefined {
   const section = config[name]
-  return section.enabled ? registry[name].create(section, deps) : undefined
+  if (!section.enabled) return undefined
+  return new GuardedInput(registry[name].create(section, deps), {
+    intervalMs: section.interval,
+    timeoutMs: section.timeout,
+    clock: deps.clock,
+    logger: deps.logger,
+  })
 }
 
-/** The enabled inputs, in registry order. */
+/**
+ * The enabled inputs, in registry order, each wrapped in its interval override, timeout and error
+ * isolation (GuardedInput).
+ */
 export function buildInputs(config: AgentConfig['inputs'], deps: InputDeps): Input[] {
   const names = Object.keys(registry) as InputName[]
   return names
     .map((name) => create(name, config, deps))
-    .filter((input): input is Input => input !== undefined)
+    .filter((input): input is GuardedInput => input !== undefined)
 }
 
+export {
+  GuardedInput,
+  InputStillRunningError,
+  InputTimeoutError,
+  type GuardOptions,
+  type InputStats,
+} from './guarded.js'
 export type { Accumulator, Input, InputDeps, InputFactory } from './types.js'

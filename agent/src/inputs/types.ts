@@ -10,8 +10,12 @@ export interface Input {
   readonly name: string
   /** Validates config and takes any baseline a rate needs; throws ConfigError when it cannot run here. */
   init(): Promise<void>
-  /** Collects one round of samples into the accumulator. A throw fails this round of this input only. */
-  gather(accumulator: Accumulator): Promise<void>
+  /**
+   * Collects one round of samples into the accumulator. A throw fails this round of this input only.
+   * `signal` aborts when the round's `timeout` passed: stop network work then (samples added after it
+   * are dropped anyway).
+   */
+  gather(accumulator: Accumulator, signal?: AbortSignal): Promise<void>
 }
 
 /** Where an input puts samples. Series names are dot-separated with the unit last (`mem.used_bytes`). */

@@ -1,10 +1,14 @@
-import type { BatchQueue, QueuedBatch } from './types.js'
+import type { BatchQueue, Dropped, QueuedBatch } from './types.js'
 
-/** An in-memory FIFO bounded by encoded bytes; it always keeps the newest batch, even an oversized one. */
+/**
+ * An in-memory FIFO bounded by encoded bytes; it always keeps the newest batch, even an oversized
+ * one. Nothing survives a restart: the agent uses DiskSpool; this one is for tests and embedding.
+ */
 export class MemoryQueue implements BatchQueue {
   private items: QueuedBatch[] = []
   private head = 0
   private size = 0
+  private sampleTotal = 0
 
   constructor(private readonly maxBytes: number) {}
 
@@ -16,14 +20,22 @@ export class MemoryQueue implements BatchQueue {
     return this.size
   }
 
-  async push(batch: QueuedBatch): Promise<QueuedBatch[]> {
+  get samples(): number {
+    return this.sampleTotal
+  }
+
+  async push(batch: QueuedBatch): Promise<Dropped> {
     this.items.push(batch)
     this.size += batch.data.byteLength
-    const dropped: QueuedBatch[] = []
+    this.sampleTotal += batch.sampleCount
+    const dropped: Dropped = { batches: 0, samples: 0 }
     while (this.size > this.maxBytes && this.length > 1) {
       const oldest = this.items[this.head] as QueuedBatch
       this.removeHead()
-      dropped.push(oldest)
+      dropped.batches++
+      dropped.samples += oldest.sampleCount
+      dropped.firstId ??= oldest.id
+      dropped.lastId = oldest.id
     }
     return dropped
   }
@@ -36,11 +48,14 @@ export class MemoryQueue implements BatchQueue {
     if (this.items[this.head]?.id === id) this.removeHead()
   }
 
+  async close(): Promise<void> {}
+
   private removeHead(): void {
     const oldest = this.items[this.head] as QueuedBatch
     this.items[this.head] = undefined as unknown as QueuedBatch
     this.head++
     this.size -= oldest.data.byteLength
+    this.sampleTotal -= oldest.sampleCount
     // Compact now and then so a long outage does not keep a growing array of holes.
     if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head)

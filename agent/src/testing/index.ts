@@ -1,2 +1,3 @@
 export * from './fake-time.js'
 export * from './run-cli.js'
+export * from './services.js'

@@ -3,16 +3,18 @@ import type { Logger } from 'pino'
 import type { AcceptedMessage } from './classify.js'
 import { RecoveryBuffer } from './recovery.js'
 import type { IntentLog } from '../sinks/clickhouse/intent-log.js'
-import { prepareRows } from '../sinks/clickhouse/rows.js'
-import type { SeriesRegistry } from '../sinks/clickhouse/series-registry.js'
-import type { ClickHouseSampleWriter } from '../sinks/clickhouse/writer.js'
+import { buildColumns } from '../sinks/clickhouse/columns.js'
+import type { SampleSink } from '../sinks/clickhouse/sample-sink.js'
+import type { SeriesResolver, SeriesRow } from '../sinks/clickhouse/series-resolver.js'
 import type { PipelineCounters } from './counters.js'
 
 export interface CommitterOptions {
   consumerName: string
   intentLog: IntentLog
-  writer: ClickHouseSampleWriter
-  registry: SeriesRegistry
+  sink: SampleSink
+  /** Writes first-seen series rows (the series table). */
+  writeSeries: (rows: readonly SeriesRow[]) => Promise<void>
+  resolver: SeriesResolver
   clock: Clock
   logger: Logger
   counters: PipelineCounters
@@ -103,24 +105,26 @@ export class BatchCommitter {
   ): Promise<void> {
     const seqs = messages.map((m) => m.message.seq)
     const startedMs = this.options.clock.now()
-    const rows = prepareRows(
+    const prepared = buildColumns(
       messages.map((m) => m.batch),
-      this.options.registry,
+      this.options.resolver,
       Math.floor(startedMs / 1000),
     )
     if (!options.intentRecorded) {
       await this.retry('record intent', messages, () => this.options.intentLog.recordIntent(token, seqs))
     }
-    await this.retry('insert rows', messages, () => this.options.writer.write(token, rows))
+    // Series rows first: a sample is never queryable by labels before its series row exists.
+    await this.retry('insert series', messages, () => this.options.writeSeries(prepared.newSeries))
+    await this.retry('insert samples', messages, () => this.options.sink.writeSamples(token, prepared.columns))
     await this.retry('record commit', messages, () => this.options.intentLog.recordCommit(token, seqs))
     for (const m of messages) m.message.ack()
     const counters = this.options.counters
     counters.batchesCommitted++
     counters.messagesAcked += messages.length
-    counters.samplesStored += rows.rawRows
-    counters.minuteRowsStored += rows.minuteRows
+    counters.samplesStored += prepared.columns.length
+    counters.samplesRefused += prepared.refusedSamples
     this.options.logger.debug(
-      { token, messages: messages.length, samples: rows.rawRows, ms: this.options.clock.now() - startedMs },
+      { token, messages: messages.length, samples: prepared.columns.length, ms: this.options.clock.now() - startedMs },
       'batch committed',
     )
   }

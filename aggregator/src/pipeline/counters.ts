@@ -6,7 +6,8 @@ export interface PipelineCounters {
   rejectedByReason: Record<string, number>
   batchesCommitted: number
   samplesStored: number
-  minuteRowsStored: number
+  /** Samples of series refused by the per-metric cardinality limit. */
+  samplesRefused: number
   duplicateMessagesSkipped: number
   recoveredBatches: number
   storeErrors: number
@@ -21,7 +22,7 @@ export function createCounters(): PipelineCounters {
     rejectedByReason: {},
     batchesCommitted: 0,
     samplesStored: 0,
-    minuteRowsStored: 0,
+    samplesRefused: 0,
     duplicateMessagesSkipped: 0,
     recoveredBatches: 0,
     storeErrors: 0,

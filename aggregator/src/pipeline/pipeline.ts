@@ -9,7 +9,7 @@
  */
 import { EMPTY, Subject, concatMap, filter, from, interval, map, merge, mergeMap, share, takeUntil, type Observable, type OperatorFunction } from 'rxjs'
 import type { JsMsg } from '@nats-io/jetstream'
-import { retryUntilAborted, type Clock, type WireLimits } from '@tidewatch/shared'
+import { retryUntilAborted, type Clock, type DecodeCache, type WireLimits } from '@tidewatch/shared'
 import type { Logger } from 'pino'
 import { classifyMessage, type AcceptedMessage, type ClassifiedMessage, type RejectedMessage } from './classify.js'
 import { microBatch } from './micro-batch.js'
@@ -23,6 +23,8 @@ export type AcceptedBranch = OperatorFunction<AcceptedMessage, unknown>
 export interface PipelineOptions {
   source: Observable<JsMsg>
   limits: WireLimits
+  /** Remembers each sender's batch structure (keyed by subject) so repeated shapes decode fast. */
+  decodeCache: DecodeCache
   clock: Clock
   committer: BatchCommitter
   deadLetters: DeadLetterPublisher
@@ -49,7 +51,7 @@ export function runPipeline(options: PipelineOptions): RunningPipeline {
     takeUntil(stop$),
     map((message): ClassifiedMessage => {
       options.counters.messagesReceived++
-      return classifyMessage(message, options.limits, options.clock)
+      return classifyMessage(message, options.limits, options.clock, options.decodeCache)
     }),
     share(),
   )

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { ConfigError } from '../errors.js'
 import { InvalidConfigError, loadConfigFile, parseConfigText, redactSecrets } from './load.js'
-import { agentConfigSchema, aggregatorConfigSchema } from './schema.js'
+import { agentConfigSchema, aggregatorConfigSchema, alerterConfigSchema } from './schema.js'
 import { schemaKeyPaths } from './schema-walk.js'
 
 const REPO_CONFIG_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../config')
@@ -277,6 +277,7 @@ describe('example files in config/', () => {
   const examples = [
     { name: 'agent.toml', schema: agentConfigSchema },
     { name: 'aggregator.toml', schema: aggregatorConfigSchema },
+    { name: 'alerter.toml', schema: alerterConfigSchema },
   ] as const
 
   for (const { name, schema } of examples) {
@@ -285,6 +286,12 @@ describe('example files in config/', () => {
       const config = loadConfigFile(file, schema, { env: {} })
       const defaults = schema.parse({})
       if (name === 'agent.toml') expect(config).toEqual({ ...defaults, global_labels: { env: 'dev', region: 'us-west', role: 'web' } })
+      // The alerter's example carries one Slack receiver, whose webhook comes from the environment.
+      else if (name === 'alerter.toml')
+        expect(config).toEqual({
+          ...defaults,
+          receivers: alerterConfigSchema.parse({ receivers: [{ name: 'default', slack: { webhook_url: '' } }] }).receivers,
+        })
       else expect(config).toEqual(defaults)
     })
 

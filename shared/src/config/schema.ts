@@ -110,6 +110,37 @@ export const retentionSchema = z
   })
   .prefault({})
 
+/** A duration with no default (absent: inherit), for keys such as an input's interval override. */
+const optionalDuration = () =>
+  z
+    .string({ error: DURATION_EXPECTED })
+    .transform((text, ctx) => {
+      const ms = parseDurationMs(text)
+      if (ms === undefined || ms <= 0) {
+        ctx.addIssue({ code: 'custom', message: DURATION_EXPECTED })
+        return z.NEVER
+      }
+      return ms
+    })
+    .optional()
+
+/** Keys every `[inputs.<name>]` section has. */
+const inputCommon = (enabled: boolean) => ({
+  enabled: z.boolean().default(enabled),
+  /** How often this input gathers; default agent.interval. The runner ticks every agent.interval, so it is rounded up to a multiple of it. */
+  interval: optionalDuration(),
+  /** A gather still running after this long is abandoned and counted as failed. */
+  timeout: duration('5s'),
+})
+
+/** Filesystems the disk input skips by default: kernel pseudo filesystems and read-only images. */
+const DEFAULT_IGNORE_FS = [
+  'autofs', 'binfmt_misc', 'bpf', 'cgroup', 'cgroup2', 'configfs', 'debugfs', 'devpts', 'devtmpfs',
+  'efivarfs', 'fusectl', 'hugetlbfs', 'iso9660', 'mqueue', 'nsfs', 'proc', 'pstore', 'ramfs',
+  'rpc_pipefs', 'securityfs', 'selinuxfs', 'squashfs', 'sysfs', 'tmpfs', 'tracefs', 'overlay', 'aufs',
+  'fuse.lxcfs', 'fuse.gvfsd-fuse', 'fuse.portal', 'nfsd',
+]
+
 const labelName = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'expected a label name ([a-zA-Z_][a-zA-Z0-9_]*)')
 
 export const agentConfigSchema = z.strictObject({
@@ -120,13 +151,18 @@ export const agentConfigSchema = z.strictObject({
       /** The `host` label. Default: the machine's host name. */
       hostname: z.string().min(1).optional(),
       interval: duration('10s'),
+      /** Holds seq.json (batch sequence) and spool/ (batches not yet acknowledged by JetStream). */
       data_dir: z.string().default('./data/agent'),
       batch_max_samples: positiveInt(5_000),
       flush_interval: duration('10s'),
+      /** Random extra delay per flush (0..flush_jitter), so many agents do not publish together. */
       flush_jitter: duration('1s'),
+      /** Bound on the disk spool's files, bytes; beyond it the oldest batches are dropped and counted. */
       spool_max_bytes: positiveInt(256 * 1024 * 1024),
-      /** Batches waiting for NATS are held in memory up to this many encoded bytes; beyond it the oldest are dropped and counted. */
-      queue_max_bytes: positiveInt(64 * 1024 * 1024),
+      /** On SIGTERM, how long to keep publishing what is spooled before exiting (the rest stays on disk). */
+      shutdown_timeout: duration('5s'),
+      /** Report the agent's own series (agent.samples_sent_total, ...). */
+      self_metrics: z.boolean().default(true),
       /** First delay after a failed publish; doubles per failure up to `retry_max_delay`. */
       retry_initial_delay: duration('500ms'),
       retry_max_delay: duration('30s'),
@@ -140,12 +176,98 @@ export const agentConfigSchema = z.strictObject({
   output: z
     .strictObject({
       subject_prefix: z.string().default('metrics.in'),
+      /**
+       * Partitions of the METRICS stream; must equal the aggregators' consumer.partitions. With 1 a
+       * batch goes to `<subject_prefix>.<agent id>`, with P > 1 to `<subject_prefix>.<k>.<agent id>`
+       * where k = fnv1a(agent id) mod P. Default 1.
+       */
+      partitions: z.number().int().min(1).max(1024).default(1),
     })
     .prefault({}),
   inputs: z
     .strictObject({
-      cpu: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
-      memory: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
+      cpu: z
+        .strictObject({
+          ...inputCommon(true),
+          /** Also send one series per core (cpu="0", "1", ...) beside cpu="total". */
+          per_cpu: z.boolean().default(true),
+        })
+        .prefault({}),
+      memory: z.strictObject({ ...inputCommon(true) }).prefault({}),
+      disk: z
+        .strictObject({
+          ...inputCommon(true),
+          /** Only these mount points; empty: every mount whose fstype is not in ignore_fs. */
+          mount_points: z.array(z.string().min(1)).default([]),
+          /** Filesystem types never reported (pseudo and read-only image filesystems). */
+          ignore_fs: z.array(z.string().min(1)).default(DEFAULT_IGNORE_FS),
+          /** Only these block devices (names as in /proc/diskstats); empty: every whole disk but loop, ram, zram, fd. */
+          devices: z.array(z.string().min(1)).default([]),
+        })
+        .prefault({}),
+      net: z
+        .strictObject({
+          ...inputCommon(true),
+          /** Only these interfaces; empty: every interface but the loopback. */
+          interfaces: z.array(z.string().min(1)).default([]),
+        })
+        .prefault({}),
+      system: z.strictObject({ ...inputCommon(true) }).prefault({}),
+      nats_jetstream: z
+        .strictObject({
+          ...inputCommon(false),
+          servers: z.array(z.string().min(1)).min(1).default(['nats://127.0.0.1:4222']),
+          user: z.string().optional(),
+          password: z.string().optional(),
+          password_file: z.string().optional(),
+          token: z.string().optional(),
+          token_file: z.string().optional(),
+          creds_file: z.string().optional(),
+          /** Only these streams; empty: every stream of the account. */
+          streams: z.array(z.string().min(1)).default([]),
+          /** Also send per-consumer series. */
+          consumers: z.boolean().default(true),
+        })
+        .prefault({}),
+      rabbitmq: z
+        .strictObject({
+          ...inputCommon(false),
+          /** Base URL of the management HTTP API. */
+          url: z.string().min(1).default('http://127.0.0.1:15672'),
+          username: z.string().default('guest'),
+          password: z.string().default('guest'),
+          password_file: z.string().optional(),
+          /** Only these queues (names, any vhost); empty: every queue. */
+          queues: z.array(z.string().min(1)).default([]),
+        })
+        .prefault({}),
+      redis: z
+        .strictObject({
+          ...inputCommon(false),
+          /** host:port of the Redis server. */
+          address: z.string().min(1).default('127.0.0.1:6379'),
+          username: z.string().optional(),
+          password: z.string().optional(),
+          password_file: z.string().optional(),
+          /** Database the keys below live in (SELECT). */
+          db: z.number().int().min(0).default(0),
+          /** Keys holding lists: LLEN of each. */
+          lists: z.array(z.string().min(1)).default([]),
+          /** Keys holding streams: XLEN of each. */
+          streams: z.array(z.string().min(1)).default([]),
+        })
+        .prefault({}),
+      prometheus: z
+        .strictObject({
+          ...inputCommon(false),
+          /** Endpoints serving the Prometheus text format. */
+          urls: z.array(z.string().min(1)).default([]),
+          /** The `job` label of every scraped series (`instance` is each URL's host:port). */
+          job: z.string().min(1).default('prometheus'),
+          /** Largest response accepted, in bytes. */
+          max_body_bytes: positiveInt(10 * 1024 * 1024),
+        })
+        .prefault({}),
     })
     .prefault({}),
   limits: wireLimitsSchema,
@@ -164,6 +286,16 @@ export const aggregatorConfigSchema = z.strictObject({
     .strictObject({
       metrics: streamSchema({ name: 'METRICS', subjects: ['metrics.in.>'], max_age: '24h' }),
       dlq: streamSchema({ name: 'DLQ', subjects: ['metrics.dlq.>'], max_age: '7d' }),
+      /** Where streaming alert rules publish AlertEvents for the alerter. */
+      alerts: streamSchema({ name: 'ALERTS', subjects: ['alerts.>'], max_age: '7d' }),
+    })
+    .prefault({}),
+  rules: z
+    .strictObject({
+      /** Rule files (config/rules/*.toml) whose threshold and absent rules this aggregator evaluates; relative to the working directory. */
+      files: z.array(z.string().min(1)).default([]),
+      /** How often absent rules (and stale series) are checked against the clock. */
+      tick_interval: duration('1s'),
     })
     .prefault({}),
   consumer: z
@@ -174,6 +306,24 @@ export const aggregatorConfigSchema = z.strictObject({
       ack_wait: duration('60s'),
       /** Messages fetched per pull (JetStream takes a message or a byte bound, not both). */
       pull_max_messages: positiveInt(500),
+      /**
+       * Bytes of delivered-but-unacked messages one partition's pipeline may hold; no pull starts
+       * beyond it (max_ack_pending bounds the count, this the size). Default 268435456 (256 MiB).
+       */
+      max_in_flight_bytes: positiveInt(256 * 1024 * 1024),
+      /** Most bytes fetched per pull; 0 = bounded by pull_max_messages only. Default 0. */
+      pull_max_bytes: z.number().int().min(0).default(0),
+      /**
+       * Partitions of the METRICS stream (equal to the agents' output.partitions). 1: one consumer
+       * `durable_name` over the whole stream, shared by all replicas. P > 1: consumer
+       * `<durable_name>-p<k>` per partition, filtered on `<prefix>.<k>.>`, each owned by one replica
+       * at a time through a lease in the KV bucket `lease_bucket`. Default 1.
+       */
+      partitions: z.number().int().min(1).max(1024).default(1),
+      /** KV bucket holding partition leases and replica heartbeats. Default "tidewatch_partitions". */
+      lease_bucket: z.string().regex(/^[A-Za-z0-9_-]+$/).default('tidewatch_partitions'),
+      /** A replica that has not renewed its leases for this long loses them to the others. Default "10s". */
+      lease_ttl: duration('10s'),
     })
     .prefault({}),
   pipeline: z
@@ -182,6 +332,8 @@ export const aggregatorConfigSchema = z.strictObject({
       micro_batch_max_samples: positiveInt(200_000),
       /** ...or when its oldest message has waited this long. */
       micro_batch_max_wait: duration('500ms'),
+      /** New series one metric may gain per aggregator process; beyond it samples are refused and counted. */
+      max_series_per_metric: positiveInt(1_000_000),
       /** Delay before a message whose insert failed is redelivered. */
       retry_delay: duration('2s'),
     })
@@ -209,3 +361,150 @@ export type StreamConfig = z.output<ReturnType<typeof streamSchema>>
 export type StoreConfig = z.output<typeof storeSchema>
 export type RetentionConfig = z.output<typeof retentionSchema>
 export type WireLimitsConfig = z.output<typeof wireLimitsSchema>
+
+/*
+ * The alerter: consumes alert events, keeps state in JetStream KV, groups, routes, silences,
+ * inhibits and notifies. Cross-field checks (a route naming a receiver that does not exist, a
+ * receiver with no notifier, a matcher that does not parse) run in the alerter after this schema,
+ * so `alerterConfigSchema.parse({})` is the documented default file.
+ */
+
+/** `name="value"`, `name!="value"`, `name=~"regex"`, `name!~"regex"` (Alertmanager's matcher syntax). */
+const matcherText = z.string().min(1)
+
+/** A duration with no default: absent means "inherit from the parent route". */
+const inheritedDuration = () =>
+  z
+    .string({ error: DURATION_EXPECTED })
+    .transform((text, ctx) => {
+      const ms = parseDurationMs(text)
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: DURATION_EXPECTED })
+        return z.NEVER
+      }
+      return ms
+    })
+    .optional()
+
+/** Grouping and timing settings a route sets; a child route inherits the ones it leaves out. */
+const routeTimingShape = {
+  /** Labels whose values split alerts into groups; `["..."]` groups by all labels. */
+  group_by: z.array(z.string().min(1)).optional(),
+  /** How long a new group waits for more alerts before its first notification. */
+  group_wait: inheritedDuration(),
+  /** Minimum time between two notifications of one group when its alerts change. */
+  group_interval: inheritedDuration(),
+  /** How often a notification is repeated while nothing changed and alerts still fire. */
+  repeat_interval: inheritedDuration(),
+}
+
+export const alerterChildRouteSchema = z.strictObject({
+  /** All must match for an alert to take this route. */
+  matchers: z.array(matcherText).default([]),
+  receiver: z.string().min(1).optional(),
+  /** Keep looking at the next sibling route after this one matched. */
+  continue: z.boolean().default(false),
+  ...routeTimingShape,
+})
+
+export const slackReceiverSchema = z.strictObject({
+  /** Incoming webhook URL (secret); or set bot_token and channel. */
+  webhook_url: z.string().optional(),
+  webhook_url_file: z.string().optional(),
+  /** Bot token (xoxb-..., secret) for chat.postMessage / chat.update. */
+  bot_token: z.string().optional(),
+  bot_token_file: z.string().optional(),
+  /** Channel id or name for bot-token mode. */
+  channel: z.string().optional(),
+  /** Slack Web API base URL (tests point it at a local receiver). */
+  api_url: z.string().default('https://slack.com/api'),
+  /** Send a message when a group's alerts resolve. */
+  send_resolved: z.boolean().default(true),
+  /** Bot-token mode: "update" rewrites the firing message, "reply" answers in its thread. */
+  resolved_style: z.enum(['update', 'reply']).default('update'),
+  /** How many alerts a message lists one by one; beyond it the message summarises. */
+  max_alerts_listed: z.number().int().min(1).max(20).default(10),
+  /** Labels never shown in a message (beside the group's own, which head it). */
+  hide_labels: z.array(z.string()).default([]),
+  /** Per-request timeout. */
+  request_timeout: duration('10s'),
+})
+
+export const alerterReceiverSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_-]+$/),
+  slack: slackReceiverSchema.optional(),
+})
+
+export const alerterInhibitRuleSchema = z.strictObject({
+  /** A firing alert matching all of these... */
+  source_matchers: z.array(matcherText).min(1),
+  /** ...mutes alerts matching all of these... */
+  target_matchers: z.array(matcherText).min(1),
+  /** ...that have the same values of these labels. */
+  equal: z.array(z.string()).default([]),
+})
+
+export const alerterConfigSchema = z.strictObject({
+  alerter: z
+    .strictObject({
+      /** Names this replica in logs and leases; give every replica its own. */
+      id: z.string().min(1).default('alerter-1'),
+    })
+    .prefault({}),
+  log: logSchema,
+  nats: natsSchema,
+  streams: z
+    .strictObject({
+      alerts: streamSchema({ name: 'ALERTS', subjects: ['alerts.>'], max_age: '7d' }),
+    })
+    .prefault({}),
+  consumer: z
+    .strictObject({
+      durable_name: z.string().regex(/^[A-Za-z0-9_-]+$/).default('alerter'),
+      max_ack_pending: positiveInt(1_000),
+      ack_wait: duration('30s'),
+      /** Delay before an event whose state change failed to store is redelivered. */
+      retry_delay: duration('1s'),
+    })
+    .prefault({}),
+  kv: z
+    .strictObject({
+      /** Prefix of the KV buckets: <prefix>_alerts, _nflog, _silences, _leases. */
+      bucket_prefix: z.string().regex(/^[A-Za-z0-9_-]+$/).default('tidewatch_alerter'),
+      replicas: z.number().int().min(1).max(5).default(1),
+      storage: z.enum(['file', 'memory']).default('file'),
+    })
+    .prefault({}),
+  leases: z
+    .strictObject({
+      /** A group's lease lapses this long after its holder last renewed it; the other replica then takes over. */
+      ttl: duration('10s'),
+    })
+    .prefault({}),
+  notify: z
+    .strictObject({
+      /** First retry delay after a 5xx or network error; doubles with jitter up to retry_max_delay. */
+      retry_initial_delay: duration('500ms'),
+      retry_max_delay: duration('30s'),
+    })
+    .prefault({}),
+  route: z
+    .strictObject({
+      receiver: z.string().min(1).default('default'),
+      group_by: z.array(z.string().min(1)).default(['alertname']),
+      group_wait: duration('30s'),
+      group_interval: duration('5m'),
+      repeat_interval: duration('4h'),
+      /** Child routes, tried in order; the first that matches (and any after it with continue) wins. */
+      routes: z.array(alerterChildRouteSchema).default([]),
+    })
+    .prefault({}),
+  receivers: z.array(alerterReceiverSchema).default([]),
+  inhibit_rules: z.array(alerterInhibitRuleSchema).default([]),
+})
+
+export type AlerterConfig = z.output<typeof alerterConfigSchema>
+export type AlerterReceiverConfig = z.output<typeof alerterReceiverSchema>
+export type SlackReceiverConfig = z.output<typeof slackReceiverSchema>
+export type AlerterChildRouteConfig = z.output<typeof alerterChildRouteSchema>
+export type AlerterInhibitRuleConfig = z.output<typeof alerterInhibitRuleSchema>

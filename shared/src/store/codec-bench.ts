@@ -1,142 +1,124 @@
 /**
- * Measures bytes per sample of candidate column codecs for `samples_raw`, on generated data shaped
- * like what the agent sends. Run from shared/: `npx tsx src/store/codec-bench.ts [series] [hours]`
- * (defaults: 2,000 series x 24 h at 10 s = 17.28 million samples; takes about a minute).
+ * Measures bytes per sample of candidate column codecs for `samples_raw`, and then the real tables
+ * (schemaDdl's codecs) on the same data: bytes on disk per raw sample, per 1-minute row and per
+ * 1-hour row after merges. Data: bench-data.ts (per host 100 series shaped like real CPU, memory,
+ * disk, network, process metrics) at 10 s. Run from shared/:
+ * `npx tsx src/store/codec-bench.ts [hosts=12] [hours=24] [jitter=agent|uniform25|none]`
+ * (defaults: 1,200 series x 24 h = 10.37 million samples; about 1-2 minutes on 2 cores).
  *
- *   generate (per kind, a chunk of series at a time) ──TSV──► chDB raw insert ──► bench_<kind>
- *   bench_<kind>: base columns + one MATERIALIZED copy per candidate codec
- *   OPTIMIZE FINAL ──► system.columns.data_compressed_bytes / rows = bytes per sample
+ *   BenchHost ──TSV──► chDB raw insert ──► bench.k_<kind>: base columns + one MATERIALIZED copy per candidate
+ *                                      └─► tidewatch.samples_raw ─INSERT SELECT─► samples_1m ─MV─► samples_1h
+ *   OPTIMIZE FINAL ──► system.columns (candidates), system.parts bytes_on_disk (real tables)
  *
  * Every candidate column is a MATERIALIZED copy of the same base column in the same table, so all
  * candidates see identical data in identical (metric, series_id, ts) order and identical parts.
+ * One table per value kind gives the per-kind breakdown.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createClient } from '@clickhouse/client'
 import { createChdbConnection } from 'chdb/connection'
+import { retentionSchema } from '../config/schema.js'
+import { seriesId } from '../series.js'
+import { BenchHost, type JitterModel, type ValueKind } from './bench-data.js'
 import { perCallSettings } from './chdb-settings.js'
+import { schemaDdl } from './schema.js'
 
-const SERIES = Number(process.argv[2] ?? 2_000)
+const HOSTS = Number(process.argv[2] ?? 12)
 const HOURS = Number(process.argv[3] ?? 24)
-const INTERVAL_MS = 10_000
-const SAMPLES_PER_SERIES = Math.floor((HOURS * 3_600_000) / INTERVAL_MS)
+const JITTER = (process.argv[4] ?? 'agent') as JitterModel
+const TICKS = Math.floor((HOURS * 3_600_000) / 10_000)
 const START_MS = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000
-const SERIES_PER_INSERT = 100
+const HOSTS_PER_INSERT = 2
 
-/** Candidates: column name suffix -> codec. The base columns (`ts`, `value`) use plain LZ4. */
-const TS_CODECS: Record<string, string> = {
-  ts: 'LZ4',
-  ts_doubledelta_zstd: 'DoubleDelta, ZSTD(1)',
-  ts_delta_zstd: 'Delta, ZSTD(1)',
-  ts_delta_zstd3: 'Delta, ZSTD(3)',
-  ts_t64_zstd: 'T64, ZSTD(1)',
+/** Candidates: column name -> [type, expression of the base column or '' for the base, codec]. */
+type Candidate = [type: string, expression: string, codec: string]
+const TS_CODECS: Record<string, Candidate> = {
+  ts: ['DateTime64(3)', '', 'LZ4'],
+  ts_delta_zstd1: ['DateTime64(3)', 'ts', 'Delta, ZSTD(1)'],
+  ts_delta_zstd3: ['DateTime64(3)', 'ts', 'Delta, ZSTD(3)'],
+  ts_doubledelta: ['DateTime64(3)', 'ts', 'DoubleDelta'],
+  ts_doubledelta_zstd1: ['DateTime64(3)', 'ts', 'DoubleDelta, ZSTD(1)'],
+  ts_t64_zstd1: ['DateTime64(3)', 'ts', 'T64, ZSTD(1)'],
 }
-const VALUE_CODECS: Record<string, string> = {
-  value: 'LZ4',
-  value_zstd1: 'ZSTD(1)',
-  value_zstd3: 'ZSTD(3)',
-  value_gorilla_zstd: 'Gorilla, ZSTD(1)',
-  value_gorilla: 'Gorilla',
+/** ts split into DateTime seconds + UInt16 milliseconds: the two columns add up. */
+const SPLIT_TS: Record<string, Candidate> = {
+  ts_sec_doubledelta_zstd1: ['DateTime', 'toDateTime(ts)', 'DoubleDelta, ZSTD(1)'],
+  ts_ms_zstd1: ['UInt16', 'toUInt16(toUnixTimestamp64Milli(ts) % 1000)', 'ZSTD(1)'],
+  ts_ms_delta_zstd1: ['UInt16', 'toUInt16(toUnixTimestamp64Milli(ts) % 1000)', 'Delta, ZSTD(1)'],
+  ts_ms_t64_zstd1: ['UInt16', 'toUInt16(toUnixTimestamp64Milli(ts) % 1000)', 'T64, ZSTD(1)'],
 }
-const SERIES_ID_CODECS: Record<string, string> = {
-  series_id: 'LZ4',
-  series_id_zstd: 'ZSTD(1)',
+const VALUE_CODECS: Record<string, Candidate> = {
+  value: ['Float64', '', 'LZ4'],
+  value_zstd1: ['Float64', 'value', 'ZSTD(1)'],
+  value_zstd3: ['Float64', 'value', 'ZSTD(3)'],
+  value_zstd6: ['Float64', 'value', 'ZSTD(6)'],
+  value_zstd9: ['Float64', 'value', 'ZSTD(9)'],
+  value_gorilla: ['Float64', 'value', 'Gorilla'],
+  value_gorilla_zstd1: ['Float64', 'value', 'Gorilla, ZSTD(1)'],
+  value_gorilla_zstd3: ['Float64', 'value', 'Gorilla, ZSTD(3)'],
+  value_fpc: ['Float64', 'value', 'FPC'],
+  value_fpc_zstd1: ['Float64', 'value', 'FPC, ZSTD(1)'],
+  value_delta_zstd1: ['Float64', 'value', 'Delta, ZSTD(1)'],
+  value_delta_zstd3: ['Float64', 'value', 'Delta, ZSTD(3)'],
+  value_doubledelta_zstd1: ['Float64', 'value', 'DoubleDelta, ZSTD(1)'],
 }
+/** What a type change would pay: the value as an integer of hundredths (lossless for 2 decimals). */
+const TYPE_CHANGE: Record<string, Candidate> = {
+  value_x100_t64_zstd1: ['Int64', 'toInt64(round(value * 100))', 'T64, ZSTD(1)'],
+  value_x100_delta_zstd1: ['Int64', 'toInt64(round(value * 100))', 'Delta, ZSTD(1)'],
+  value_x100_doubledelta_zstd1: ['Int64', 'toInt64(round(value * 100))', 'DoubleDelta, ZSTD(1)'],
+}
+const ID_CODECS: Record<string, Candidate> = {
+  series_id: ['UInt64', '', 'LZ4'],
+  series_id_zstd1: ['UInt64', 'series_id', 'ZSTD(1)'],
+  series_id_doubledelta_zstd1: ['UInt64', 'series_id', 'DoubleDelta, ZSTD(1)'],
+}
+const ALL = { ...ID_CODECS, ...TS_CODECS, ...SPLIT_TS, ...VALUE_CODECS, ...TYPE_CHANGE }
 
-type Kind = 'cpu' | 'memory' | 'counter'
-const KINDS: Record<Kind, { metric: string; share: number }> = {
-  cpu: { metric: 'cpu.usage_percent', share: 0.4 },
-  memory: { metric: 'mem.used_bytes', share: 0.3 },
-  counter: { metric: 'net.bytes_recv_total', share: 0.3 },
-}
-
-/** Deterministic PRNG (mulberry32), so every run measures the same data. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-/**
- * One series' samples as TSV lines. Timestamps: a per-host phase within the 10 s interval, then
- * 10 s steps with 0-25 ms of scheduling jitter. Values:
- * - cpu: a mean-reverting random walk around a host baseline, 0-100, rounded to 1 or 2 decimals;
- * - memory: used bytes of a 4-64 GiB host, a slow walk in 4 KiB pages;
- * - counter: a cumulative byte counter growing by a noisy rate (never decreasing).
- */
-function seriesTsv(kind: Kind, seriesIndex: number): string {
-  const random = prng(seriesIndex * 7919 + kind.length)
-  const metric = KINDS[kind].metric
-  const seriesId = (BigInt(seriesIndex + 1) * 0x9e3779b97f4a7c15n) & 0xffffffffffffffffn
-  const phase = Math.floor(random() * INTERVAL_MS)
-  const decimals = random() < 0.5 ? 1 : 2
-  const scale = 10 ** decimals
-  const baseline = 5 + random() * 60
-  let cpu = baseline
-  const memTotal = (4 + Math.floor(random() * 61)) * 1024 ** 3
-  let mem = memTotal * (0.2 + random() * 0.5)
-  let counter = Math.floor(random() * 1e12)
-  const rate = 1e3 + random() * 1e7
-  const lines: string[] = new Array(SAMPLES_PER_SERIES)
-  for (let i = 0; i < SAMPLES_PER_SERIES; i++) {
-    const ts = START_MS + phase + i * INTERVAL_MS + Math.floor(random() * 25)
-    let value: number
-    switch (kind) {
-      case 'cpu':
-        cpu += (baseline - cpu) * 0.1 + (random() - 0.5) * 8
-        cpu = Math.min(100, Math.max(0, cpu))
-        value = Math.round(cpu * scale) / scale
-        break
-      case 'memory':
-        mem += (random() - 0.5) * 64 * 1024 * 1024
-        mem = Math.min(memTotal, Math.max(memTotal * 0.05, mem))
-        value = Math.floor(mem / 4096) * 4096
-        break
-      case 'counter':
-        counter += Math.floor(rate * 10 * (0.5 + random()))
-        value = counter
-        break
-    }
-    lines[i] = `${metric}\t${seriesId}\t${(ts / 1000).toFixed(3)}\t${value}`
-  }
-  return lines.join('\n') + '\n'
+function column(name: string, [type, expression, codec]: Candidate): string {
+  return expression === ''
+    ? `${name} ${type} CODEC(${codec})`
+    : `${name} ${type} MATERIALIZED ${expression} CODEC(${codec})`
 }
 
 // Wide parts only: compact parts (the default for small parts) report no per-column sizes.
-function createTableSql(table: string): string {
-  const columns = [
-    'metric LowCardinality(String)',
-    ...Object.entries(SERIES_ID_CODECS).map(([name, codec]) =>
-      name === 'series_id'
-        ? `series_id UInt64 CODEC(${codec})`
-        : `${name} UInt64 MATERIALIZED series_id CODEC(${codec})`,
-    ),
-    ...Object.entries(TS_CODECS).map(([name, codec]) =>
-      name === 'ts'
-        ? `ts DateTime64(3) CODEC(${codec})`
-        : `${name} DateTime64(3) MATERIALIZED ts CODEC(${codec})`,
-    ),
-    ...Object.entries(VALUE_CODECS).map(([name, codec]) =>
-      name === 'value'
-        ? `value Float64 CODEC(${codec})`
-        : `${name} Float64 MATERIALIZED value CODEC(${codec})`,
-    ),
-  ]
-  return `CREATE TABLE ${table} (${columns.join(', ')}) ENGINE = MergeTree PARTITION BY toDate(ts) ORDER BY (metric, series_id, ts)
+const createBenchTable = (table: string): string =>
+  `CREATE TABLE ${table} (metric LowCardinality(String), ${Object.entries(ALL)
+    .map(([name, candidate]) => column(name, candidate))
+    .join(', ')}) ENGINE = MergeTree PARTITION BY toDate(ts) ORDER BY (metric, series_id, ts)
     SETTINGS min_bytes_for_wide_part = 0, min_rows_for_wide_part = 0`
+
+const formatMs = (ms: number): string => (ms / 1000).toFixed(3)
+
+/** TSV lines per value kind for a few hosts, all ticks. */
+function hostsTsv(first: number, count: number): Map<ValueKind, string[]> {
+  const byKind = new Map<ValueKind, string[]>()
+  for (let h = first; h < first + count; h++) {
+    const host = new BenchHost(h, { jitter: JITTER })
+    const ids = host.series.map((s) => seriesId(s.name, s.labels))
+    const columns = host.series.map(() => [] as string[])
+    const values = new Float64Array(host.series.length)
+    for (let tick = 0; tick < TICKS; tick++) {
+      const ts = formatMs(host.timestampAt(START_MS, tick))
+      host.next(values)
+      for (let i = 0; i < values.length; i++) (columns[i] as string[]).push(`${ts}\t${values[i]}`)
+    }
+    host.series.forEach((s, i) => {
+      const prefix = `${s.name}\t${ids[i]}\t`
+      const lines = byKind.get(s.kind) ?? []
+      lines.push((columns[i] as string[]).map((line) => prefix + line).join('\n') + '\n')
+      byKind.set(s.kind, lines)
+    })
+  }
+  return byKind
 }
 
-interface ColumnSize {
+interface Sized {
   table: string
   name: string
   compressed: number
-  uncompressed: number
 }
 
 async function main(): Promise<void> {
@@ -144,90 +126,104 @@ async function main(): Promise<void> {
   const connection = createChdbConnection({ path: dir })
   const client = createClient({ connection: perCallSettings(connection) })
   const started = Date.now()
+  const command = (query: string) => client.command({ query })
+  const rows = async <T>(query: string): Promise<T[]> =>
+    (await client.query({ query, format: 'JSONEachRow' })).json<T>()
   try {
-    await client.command({ query: 'CREATE DATABASE bench' })
-    const rowsByTable = new Map<string, number>()
-    let seriesOffset = 0
-    for (const [kind, { share }] of Object.entries(KINDS) as [Kind, { share: number }][]) {
-      const table = `bench.bench_${kind}`
-      await client.command({ query: createTableSql(table) })
-      const count = Math.round(SERIES * share)
-      for (let first = 0; first < count; first += SERIES_PER_INSERT) {
-        const chunks: string[] = []
-        for (let s = first; s < Math.min(count, first + SERIES_PER_INSERT); s++) {
-          chunks.push(seriesTsv(kind, seriesOffset + s))
+    await command('CREATE DATABASE bench')
+    await command('CREATE DATABASE tidewatch')
+    for (const table of schemaDdl(
+      'tidewatch',
+      retentionSchema.parse({ raw: '3650d', rollup_1m: '3650d', rollup_1h: '3650d' }),
+    ))
+      await command(table.create)
+    const tables = new Set<string>()
+    for (let first = 0; first < HOSTS; first += HOSTS_PER_INSERT) {
+      const byKind = hostsTsv(first, Math.min(HOSTS_PER_INSERT, HOSTS - first))
+      for (const [kind, lines] of byKind) {
+        const table = `bench.k_${kind}`
+        if (!tables.has(table)) {
+          // Delta / DoubleDelta on Float64 bits are "suspicious" to ClickHouse: measured anyway.
+          await client.command({
+            query: createBenchTable(table),
+            clickhouse_settings: { allow_suspicious_codecs: 1 },
+          })
+          tables.add(table)
         }
-        await connection.chdb.rawInsert({
-          table,
-          columns: ['metric', 'series_id', 'ts', 'value'],
-          format: 'TSV',
-          values: Buffer.from(chunks.join('')),
-        })
+        const values = Buffer.from(lines.join(''))
+        const columns = ['metric', 'series_id', 'ts', 'value']
+        await connection.chdb.rawInsert({ table, columns, format: 'TSV', values })
+        await connection.chdb.rawInsert({ table: 'tidewatch.samples_raw', columns, format: 'TSV', values })
       }
-      seriesOffset += count
-      rowsByTable.set(table, count * SAMPLES_PER_SERIES)
-      await client.command({ query: `OPTIMIZE TABLE ${table} FINAL` })
     }
-    const result = await client.query({
-      query: `SELECT concat(database, '.', table) AS table, name,
-                toUInt64(data_compressed_bytes) AS compressed, toUInt64(data_uncompressed_bytes) AS uncompressed
-              FROM system.columns WHERE database = 'bench' ORDER BY table, name`,
-      format: 'JSONEachRow',
-    })
-    const sizes = (await result.json<ColumnSize>()).map((row) => ({
-      ...row,
-      compressed: Number(row.compressed),
-      uncompressed: Number(row.uncompressed),
-    }))
-    const totalRows = [...rowsByTable.values()].reduce((a, b) => a + b, 0)
-    const perSample = (table: string | undefined, name: string): number => {
-      const matching = sizes.filter(
-        (row) => row.name === name && (table === undefined || row.table === table),
+    // The 1-minute tier as it looks after merges (one row per series and minute); the view fills 1h.
+    // When the schema derives samples_1m from raw inserts (samples_1m_mv), it is filled already.
+    const derived = await rows<{ name: string }>(
+      `SELECT name FROM system.tables WHERE database = 'tidewatch' AND name = 'samples_1m_mv'`,
+    )
+    if (derived.length === 0)
+      await command(`INSERT INTO tidewatch.samples_1m
+      SELECT metric, series_id, toStartOfMinute(ts), count(), sum(value), min(value), max(value), max((ts, value))
+      FROM tidewatch.samples_raw GROUP BY metric, series_id, toStartOfMinute(ts)`)
+    for (const table of [...tables, 'tidewatch.samples_raw', 'tidewatch.samples_1m', 'tidewatch.samples_1h'])
+      await command(`OPTIMIZE TABLE ${table} FINAL`)
+
+    const sizes = (
+      await rows<{ table: string; name: string; compressed: string }>(
+        `SELECT table, name, toString(data_compressed_bytes) AS compressed FROM system.columns
+         WHERE database = 'bench' ORDER BY table, name`,
       )
-      const rows = table === undefined ? totalRows : (rowsByTable.get(table) ?? 0)
-      return matching.reduce((a, row) => a + row.compressed, 0) / rows
-    }
+    ).map((r): Sized => ({ ...r, compressed: Number(r.compressed) }))
+    const counts = new Map(
+      (
+        await rows<{ table: string; n: string }>(
+          `SELECT table, toString(sum(rows)) AS n FROM system.parts WHERE active AND database = 'bench' GROUP BY table`,
+        )
+      ).map((r) => [r.table, Number(r.n)]),
+    )
+    const kinds = [...counts.keys()].sort()
+    const totalRows = [...counts.values()].reduce((a, b) => a + b, 0)
+    const perSample = (name: string, table?: string): number =>
+      sizes
+        .filter((s) => s.name === name && (table === undefined || s.table === table))
+        .reduce((a, s) => a + s.compressed, 0) / (table === undefined ? totalRows : (counts.get(table) ?? 1))
     const seconds = ((Date.now() - started) / 1000).toFixed(1)
     console.log(
-      `data: ${SERIES} series x ${HOURS} h at 10 s = ${totalRows.toLocaleString('en-US')} samples ` +
-        `(cpu ${KINDS.cpu.share * 100}%, memory ${KINDS.memory.share * 100}%, counters ${KINDS.counter.share * 100}%), ${seconds} s`,
+      `data: ${HOSTS} hosts x 100 series x ${HOURS} h at 10 s = ${totalRows.toLocaleString('en-US')} samples, jitter ${JITTER}, ${seconds} s`,
     )
-    const report = (label: string, candidates: Record<string, string>): void => {
-      for (const [name, codec] of Object.entries(candidates)) {
-        const parts = [...rowsByTable.keys()].map(
-          (table) => `${table.replace('bench.bench_', '')} ${perSample(table, name).toFixed(3)}`,
-        )
-        console.log(
-          `${label} CODEC(${codec}): ${perSample(undefined, name).toFixed(3)} bytes/sample (${parts.join(', ')} bytes/sample)`,
-        )
-      }
+    console.log(
+      `share of samples: ${kinds.map((t) => `${t.slice(2)} ${(((counts.get(t) ?? 0) / totalRows) * 100).toFixed(0)}%`).join(', ')}`,
+    )
+    console.log(`| column | codec | bytes/sample (all) | ${kinds.map((t) => t.slice(2)).join(' | ')} |`)
+    for (const [name, [type, , codec]] of Object.entries(ALL)) {
+      console.log(
+        `| ${name} | ${type} ${codec} | ${perSample(name).toFixed(3)} | ${kinds.map((t) => perSample(name, t).toFixed(3)).join(' | ')} |`,
+      )
     }
-    report('series_id', SERIES_ID_CODECS)
-    report('ts', TS_CODECS)
-    report('value', VALUE_CODECS)
-    console.log(
-      `metric LowCardinality(String) LZ4: ${perSample(undefined, 'metric').toFixed(3)} bytes/sample`,
+    console.log(`| metric | LowCardinality(String) LZ4 | ${perSample('metric').toFixed(3)} |`)
+
+    const parts = await rows<{ table: string; rows: string; bytes: string; marks: string; primary: string }>(
+      `SELECT table, toString(sum(rows)) AS rows, toString(sum(bytes_on_disk)) AS bytes, toString(sum(marks_bytes)) AS marks,
+         toString(sum(primary_key_size)) AS primary
+       FROM system.parts WHERE active AND database = 'tidewatch' AND table LIKE 'samples_%' GROUP BY table ORDER BY table`,
     )
-    const best = (candidates: Record<string, string>): [string, number] =>
-      Object.keys(candidates)
-        .map((name): [string, number] => [name, perSample(undefined, name)])
-        .sort((a, b) => a[1] - b[1])[0] as [string, number]
-    const [bestSeries, seriesBytes] = best(SERIES_ID_CODECS)
-    const [bestTs, tsBytes] = best(TS_CODECS)
-    const [bestValue, valueBytes] = best(VALUE_CODECS)
-    const total = perSample(undefined, 'metric') + seriesBytes + tsBytes + valueBytes
-    console.log(
-      `total with the best of each (metric LZ4, series_id ${SERIES_ID_CODECS[bestSeries]}, ts ${TS_CODECS[bestTs]}, ` +
-        `value ${VALUE_CODECS[bestValue]}): ${total.toFixed(3)} bytes/sample`,
+    const columns = await rows<{ table: string; name: string; compressed: string }>(
+      `SELECT table, name, toString(data_compressed_bytes) AS compressed FROM system.columns
+       WHERE database = 'tidewatch' AND table LIKE 'samples_%' ORDER BY table, position`,
     )
-    const plain =
-      perSample(undefined, 'metric') +
-      perSample(undefined, 'series_id') +
-      perSample(undefined, 'ts') +
-      perSample(undefined, 'value')
-    console.log(
-      `total with plain LZ4 everywhere: ${plain.toFixed(3)} bytes/sample (uncompressed: 8 + 8 + 8 bytes/sample + metric)`,
-    )
+    const rawRows = Number(parts.find((p) => p.table === 'samples_raw')?.rows ?? 1)
+    for (const part of parts) {
+      const n = Number(part.rows)
+      const perColumn = columns
+        .filter((c) => c.table === part.table)
+        .map((c) => `${c.name} ${(Number(c.compressed) / n).toFixed(3)}`)
+        .join(', ')
+      console.log(
+        `${part.table}: ${n.toLocaleString('en-US')} rows, ${(Number(part.bytes) / n).toFixed(3)} bytes/row on disk ` +
+          `(${(Number(part.bytes) / rawRows).toFixed(3)} bytes per raw sample; marks ${(Number(part.marks) / n).toFixed(4)}, ` +
+          `primary index ${(Number(part.primary) / n).toFixed(4)} bytes/row; columns: ${perColumn})`,
+      )
+    }
   } finally {
     await client.close()
     rmSync(dir, { recursive: true, force: true })

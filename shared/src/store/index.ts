@@ -9,4 +9,15 @@ export {
   type TableDdl,
   type EngineFeatures,
 } from './schema.js'
-export { hostSeriesQuery, groupAverageQuery, tierFor, TIER_TABLES, type Tier } from './queries.js'
+export {
+  hostSeriesQuery,
+  groupAverageQuery,
+  hostSeriesRangeQuery,
+  groupAverageRangeQuery,
+  samplesRangeView,
+  tierConditionSql,
+  tierFor,
+  RANGE_VIEW,
+  TIER_TABLES,
+  type Tier,
+} from './queries.js'

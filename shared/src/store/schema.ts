@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import type { RetentionConfig } from '../config/schema.js'
 import { ConfigError, StoreError } from '../errors.js'
+import { RANGE_VIEW, samplesRangeView } from './queries.js'
 import type { Store } from './store.js'
 
 /**
@@ -8,7 +9,8 @@ import type { Store } from './store.js'
  * and types are a contract; codecs and settings are not.
  *
  *   insert ──► samples_raw      (TTL retention.raw, 7d)
- *   insert ──► samples_1m ──► samples_1h_mv ──► samples_1h   (TTL retention.rollup_1m 30d / rollup_1h 365d)
+ *   insert ──► samples_raw ──► samples_1m_mv ──► samples_1m ──► samples_1h_mv ──► samples_1h   (TTL retention.rollup_1m 30d / rollup_1h 365d)
+ *   samples_range(metric, from, to, now): parameterized view reading the tier tierFor picks
  *   insert ──► series           (TTL last_seen + retention.rollup_1h)
  *   insert ──► ingest_batches   (TTL 2 days; the aggregator's intent log)
  *
@@ -22,13 +24,16 @@ import type { Store } from './store.js'
 export const DEDUP_WINDOW = 10_000
 
 /**
- * Measured winners (codec-bench.ts, 17.28 million samples, bytes/sample): ts Delta+ZSTD(1) 0.91
- * (DoubleDelta+ZSTD 1.07, T64+ZSTD 1.67, LZ4 5.15: the ms jitter defeats DoubleDelta); value
- * ZSTD(3) 3.33 (ZSTD(1) 3.74, Gorilla+ZSTD 3.86, LZ4 4.92); series_id ZSTD(1) 0.008 (LZ4 0.038).
- * Rollup columns reuse them (not measured separately).
+ * Measured winners (codec-bench.ts on bench-data.ts: 1,200 series x 24 h = 10.4 million samples,
+ * bytes/sample after OPTIMIZE FINAL; see shared/README.md, Store): ts Delta+ZSTD(1) 0.57
+ * (DoubleDelta+ZSTD 0.77, T64+ZSTD 1.48, LZ4 5.16: the agent's ms jitter defeats DoubleDelta);
+ * value Delta+ZSTD(3) 1.44 (ZSTD(3) 1.48, ZSTD(9) 1.43, Gorilla+ZSTD(3) 1.79, FPC+ZSTD 1.86,
+ * LZ4 2.96); series_id ZSTD(1) 0.007 (LZ4 0.038). Delta works on the Float64 bits as integers
+ * (lossless): it wins on counters and slow gauges, and in the rollups' `last` tuple it halves the
+ * DateTime64 element (1-minute row 9.8 -> about 8.3 bytes).
  */
 const TS_CODEC = 'CODEC(Delta, ZSTD(1))'
-const VALUE_CODEC = 'CODEC(ZSTD(3))'
+const VALUE_CODEC = 'CODEC(Delta, ZSTD(3))'
 const ID_CODEC = 'CODEC(ZSTD(1))'
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/
@@ -156,6 +161,23 @@ SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = ${DEDUP_
   }
   // Qualified source columns: an unqualified `min(min) AS min` would resolve the inner `min` to
   // the alias and nest an aggregate in itself.
+  // The 1-minute partials are computed by the store from each raw insert block: one insert (one
+  // deduplication token) feeds every tier, and a late sample lands in the minute its timestamp names.
+  const samples1mMv: TableDdl = {
+    name: 'samples_1m_mv',
+    create: `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.samples_1m_mv TO ${db}.samples_1m
+AS SELECT
+    r.metric AS metric,
+    r.series_id AS series_id,
+    toStartOfMinute(r.ts) AS ts,
+    count() AS count,
+    sum(r.value) AS sum,
+    min(r.value) AS min,
+    max(r.value) AS max,
+    max((r.ts, r.value)) AS last
+FROM ${db}.samples_raw AS r
+GROUP BY metric, series_id, ts`,
+  }
   const samples1hMv: TableDdl = {
     name: 'samples_1h_mv',
     create: `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.samples_1h_mv TO ${db}.samples_1h
@@ -188,7 +210,9 @@ ENGINE = MergeTree
 ORDER BY (consumer, last_seq)
 TTL created + toIntervalDay(2)`,
   }
-  return [series, samplesRaw, samples1m, samples1h, samples1hMv, ingestBatches]
+  // CREATE OR REPLACE: the view's tier guards carry the retention, so every migration rewrites it.
+  const samplesRange: TableDdl = { name: RANGE_VIEW, create: samplesRangeView(db, retention) }
+  return [series, samplesRaw, samples1m, samples1h, samples1mMv, samples1hMv, samplesRange, ingestBatches]
 }
 
 export interface MigrateOptions {

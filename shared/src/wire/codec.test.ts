@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { wireLimitsSchema } from '../config/schema.js'
 import { WireError, type WireRejectReason } from '../errors.js'
 import { checkBatchBytes, limitsFromConfig, validateBatch } from './checks.js'
-import { decodeBatch, encodeBatch } from './codec.js'
+import { DecodeCache, decodeBatch, encodeBatch } from './codec.js'
 import type { MetricBatch, SeriesSamples, WireLimits } from './types.js'
 
 const NOW = 1_700_000_000_000
@@ -534,5 +534,54 @@ describe('hostile input', () => {
     expect(seen.get('bad_symbol')).toBeGreaterThan(0)
     expect(seen.get('bad_utf8')).toBeGreaterThan(0)
     expect(seen.get('accepted')).toBeGreaterThan(0)
+  })
+})
+
+describe('DecodeCache', () => {
+  const limits = limitsFromConfig(wireLimitsSchema.parse({}))
+  const now = Date.UTC(2026, 0, 1)
+  const batchAt = (seq: number, value: number): Uint8Array =>
+    encodeBatch({
+      agentId: 'web-1',
+      seq,
+      createdMs: now,
+      series: [
+        { name: 'cpu.usage_percent', labels: { host: 'web-1', cpu: 'total' }, timestamps: [now - 1000], values: [value] },
+        { name: 'mem.used_bytes', labels: { host: 'web-1' }, timestamps: [now - 1000, now], values: [value * 2, value * 3] },
+      ],
+    })
+
+  it('reuses the series of a batch with the same structure and still reads its own samples', () => {
+    const cache = new DecodeCache()
+    const first = decodeBatch(batchAt(1, 10), limits, now, { cache, key: 'metrics.in.web-1' })
+    const second = decodeBatch(batchAt(2, 20), limits, now, { cache, key: 'metrics.in.web-1' })
+    expect(second.series).toBe(first.series)
+    expect(second.seq).toBe(2)
+    expect(Array.from(second.values)).toEqual([20, 40, 60])
+    expect(second).toEqual(decodeBatch(batchAt(2, 20), limits, now))
+  })
+
+  it('decodes afresh when the structure differs, and still validates the samples of a cached structure', () => {
+    const cache = new DecodeCache()
+    const key = { cache, key: 'k' }
+    const first = decodeBatch(batchAt(1, 10), limits, now, key)
+    const other = encodeBatch({
+      agentId: 'web-1',
+      seq: 3,
+      createdMs: now,
+      series: [{ name: 'cpu.usage_percent', labels: { host: 'web-2', cpu: 'total' }, timestamps: [now], values: [1] }],
+    })
+    const third = decodeBatch(other, limits, now, key)
+    expect(third.series).not.toBe(first.series)
+    expect(third.series[0]!.labels).toEqual({ host: 'web-2', cpu: 'total' })
+    decodeBatch(batchAt(4, 1), limits, now, key)
+    expect(() => decodeBatch(batchAt(5, Number.NaN), limits, now, key)).toThrow(WireError)
+  })
+
+  it('forgets the least recently stored sender beyond its bound', () => {
+    const cache = new DecodeCache(2)
+    for (const key of ['a', 'b', 'c']) decodeBatch(batchAt(1, 1), limits, now, { cache, key })
+    expect(cache.size).toBe(2)
+    expect(cache.get('a')).toBeUndefined()
   })
 })

@@ -205,7 +205,62 @@ function truncated(detail: string): WireError {
  * little-endian host, `timestamps` and `values` are views into `bytes` (no copy; the input must not be
  * modified afterwards); otherwise they are copied.
  */
-export function decodeBatch(bytes: Uint8Array, limits: WireLimits, nowMs: number): DecodedBatch {
+/**
+ * Remembers, per sender, the structure (symbols and series descriptors) of the last batch decoded. An
+ * agent sends the same series every interval, so most batches repeat the previous one's structure
+ * byte for byte: those skip string decoding and validation and share the previous `series` array
+ * (same object), which lets consumers cache per-series work (series ids) by identity.
+ */
+export class DecodeCache {
+  private readonly entries = new Map<string, StructureEntry>()
+  constructor(private readonly maxEntries = 100_000) {}
+
+  get(key: string): StructureEntry | undefined {
+    return this.entries.get(key)
+  }
+
+  set(key: string, entry: StructureEntry): void {
+    this.entries.delete(key)
+    this.entries.set(key, entry)
+    // Map iteration order is insertion order: evict the least recently stored sender.
+    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as string)
+  }
+
+  get size(): number {
+    return this.entries.size
+  }
+}
+
+interface StructureEntry {
+  limits: WireLimits
+  /** Header bytes that shape the structure (flags, agent id length, counts) and the structure itself. */
+  shape: Uint8Array
+  agentId: string
+  series: DecodedSeries[]
+}
+
+/** Header bytes 5..8 (flags, agent id length) and 24..36 (counts), then the structure bytes. */
+function shapeOf(bytes: Uint8Array, structureEnd: number): Uint8Array {
+  const shape = new Uint8Array(3 + 12 + (structureEnd - HEADER_BYTES))
+  shape.set(bytes.subarray(OFFSET_FLAGS, OFFSET_SEQ), 0)
+  shape.set(bytes.subarray(OFFSET_SYMBOL_COUNT, HEADER_BYTES), 3)
+  shape.set(bytes.subarray(HEADER_BYTES, structureEnd), 15)
+  return shape
+}
+
+function sameShape(shape: Uint8Array, bytes: Uint8Array, structureEnd: number): boolean {
+  if (shape.byteLength !== 15 + structureEnd - HEADER_BYTES) return false
+  for (let i = 0; i < 3; i++) if (shape[i] !== bytes[OFFSET_FLAGS + i]) return false
+  for (let i = 0; i < 12; i++) if (shape[3 + i] !== bytes[OFFSET_SYMBOL_COUNT + i]) return false
+  return Buffer.compare(shape.subarray(15), bytes.subarray(HEADER_BYTES, structureEnd)) === 0
+}
+
+export function decodeBatch(
+  bytes: Uint8Array,
+  limits: WireLimits,
+  nowMs: number,
+  reuse?: { cache: DecodeCache; key: string },
+): DecodedBatch {
   const end = bytes.byteLength
   checkBatchBytes(end, limits)
   for (let i = 0; i < MAGIC.length; i++) {
@@ -244,6 +299,25 @@ export function decodeBatch(bytes: Uint8Array, limits: WireLimits, nowMs: number
   if (minimum > end) {
     throw truncated(
       `${symbolCount} symbols, ${seriesCount} series and ${sampleCount} samples need at least ${minimum} bytes, batch has ${end}`,
+    )
+  }
+
+  // The structure ends where the two columns (16 bytes a sample) start, if the batch is well formed.
+  const structureEnd = end - 16 * sampleCount
+  const cached = reuse?.cache.get(reuse.key)
+  if (cached !== undefined && cached.limits === limits && sameShape(cached.shape, bytes, structureEnd)) {
+    return decodeColumns(
+      bytes,
+      view,
+      structureEnd,
+      version,
+      cached.agentId,
+      seq,
+      createdMs,
+      cached.series,
+      sampleCount,
+      limits,
+      nowMs,
     )
   }
 
@@ -335,7 +409,37 @@ export function decodeBatch(bytes: Uint8Array, limits: WireLimits, nowMs: number
   if (columnsEnd > end) throw truncated(`columns need bytes up to ${columnsEnd}, batch has ${end}`)
   if (columnsEnd < end)
     throw new WireError('trailing_bytes', `${end - columnsEnd} bytes after the values column`)
+  const batch = decodeColumns(
+    bytes,
+    view,
+    columnsAt,
+    version,
+    agentId,
+    seq,
+    createdMs,
+    series,
+    sampleCount,
+    limits,
+    nowMs,
+  )
+  // Only a structure whose samples also passed is remembered.
+  reuse?.cache.set(reuse.key, { limits, shape: shapeOf(bytes, columnsAt), agentId, series })
+  return batch
+}
 
+function decodeColumns(
+  bytes: Uint8Array,
+  view: DataView,
+  columnsAt: number,
+  version: number,
+  agentId: string,
+  seq: number,
+  createdMs: number,
+  series: DecodedSeries[],
+  sampleCount: number,
+  limits: WireLimits,
+  nowMs: number,
+): DecodedBatch {
   let timestamps: Float64Array
   let values: Float64Array
   if (HOST_IS_LITTLE_ENDIAN && ((bytes.byteOffset + columnsAt) & 7) === 0) {
@@ -344,7 +448,7 @@ export function decodeBatch(bytes: Uint8Array, limits: WireLimits, nowMs: number
   } else if (HOST_IS_LITTLE_ENDIAN) {
     // One allocation and one memcpy for both columns.
     const both = new Float64Array(2 * sampleCount)
-    new Uint8Array(both.buffer).set(bytes.subarray(columnsAt, columnsEnd))
+    new Uint8Array(both.buffer).set(bytes.subarray(columnsAt, columnsAt + 16 * sampleCount))
     timestamps = both.subarray(0, sampleCount)
     values = both.subarray(sampleCount)
   } else {

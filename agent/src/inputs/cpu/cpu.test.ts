@@ -1,3 +1,4 @@
+import { cpus } from 'node:os'
 import { describe, expect, it } from 'vitest'
 import { createLogger, systemClock } from '@tidewatch/shared'
 import type { Accumulator } from '../types.js'
@@ -5,6 +6,7 @@ import {
   CpuInput,
   cpuPercents,
   parseProcStat,
+  parseProcStatAll,
   procStatSource,
   systeminformationSource,
   type CpuSource,
@@ -50,6 +52,14 @@ describe('cpu input: the math', () => {
     expect(p.system).toBeCloseTo((50 / 350) * 100)
     expect(p.iowait).toBeCloseTo((50 / 350) * 100)
     expect(p.usage).toBeCloseTo((150 / 350) * 100)
+    expect(p.idle).toBeCloseTo((150 / 350) * 100)
+    expect(p.steal).toBe(0)
+  })
+
+  it('parses every core line beside the aggregate', () => {
+    const all = parseProcStatAll(STAT_AFTER)
+    expect([...all.keys()]).toEqual(['total', '0'])
+    expect(all.get('0')).toMatchObject({ user: 2254, system: 1110, idle: 46800, iowait: 40 })
   })
 
   it('skips a window where no tick passed or a counter went backwards', () => {
@@ -64,32 +74,49 @@ describe('cpu input on this machine', () => {
     ['/proc/stat', procStatSource()],
     ['systeminformation', systeminformationSource],
   ]
-  it.each(sources)('reports sane percentages with cpu="total" from %s', async (_, source) => {
-    const input = new CpuInput({ enabled: true }, deps, { source })
+  it.each(sources)('reports sane percentages, total and per core, from %s', async (_, source) => {
+    const input = new CpuInput({ enabled: true, timeout: 5000, per_cpu: true }, deps, { source })
     await input.init()
     const started = Date.now()
     const { acc, samples } = collect()
     await input.gather(acc)
     // the first gather measures over a real window (not since boot), so it waits a moment
     expect(Date.now() - started).toBeGreaterThanOrEqual(200)
-    const names = samples.map((s) => s.name)
-    const expected = ['cpu.usage_percent', 'cpu.user_percent', 'cpu.system_percent']
+    const expected = ['cpu.usage_percent', 'cpu.user_percent', 'cpu.system_percent', 'cpu.idle_percent']
     if (source.kind === 'proc_stat') expected.push('cpu.iowait_percent')
-    expect(names).toEqual(expected)
-    for (const s of samples) {
-      expect(s.labels).toEqual({ cpu: 'total' })
-      expect(s.value).toBeGreaterThanOrEqual(0)
-      expect(s.value).toBeLessThanOrEqual(100)
-      expect(Math.abs(s.ts - Date.now())).toBeLessThan(5_000)
+    expected.push('cpu.steal_percent')
+    const cores = cpus().length
+    const byCpu = new Map<string, typeof samples>()
+    for (const s of samples) byCpu.set(s.labels.cpu!, [...(byCpu.get(s.labels.cpu!) ?? []), s])
+    expect([...byCpu.keys()]).toEqual(['total', ...Array.from({ length: cores }, (_x, i) => String(i))])
+    for (const [, group] of byCpu) {
+      expect(group.map((s) => s.name)).toEqual(expected)
+      for (const s of group) {
+        expect(Object.keys(s.labels)).toEqual(['cpu'])
+        expect(s.value).toBeGreaterThanOrEqual(0)
+        expect(s.value).toBeLessThanOrEqual(100 + 1e-9)
+        expect(Math.abs(s.ts - Date.now())).toBeLessThan(5_000)
+      }
+      const v = Object.fromEntries(group.map((s) => [s.name, s.value]))
+      expect(v['cpu.user_percent']! + v['cpu.system_percent']!).toBeLessThanOrEqual(v['cpu.usage_percent']! + 1e-9)
+      if (source.kind === 'proc_stat') {
+        // idle + iowait + usage is the whole window
+        expect(v['cpu.usage_percent']! + v['cpu.idle_percent']! + v['cpu.iowait_percent']!).toBeCloseTo(100, 6)
+      }
     }
-    const byName = Object.fromEntries(samples.map((s) => [s.name, s.value]))
-    expect(byName['cpu.user_percent']! + byName['cpu.system_percent']!).toBeLessThanOrEqual(
-      byName['cpu.usage_percent']! + 1e-9,
-    )
 
     // later rounds measure since the previous one
     const second = collect()
     await input.gather(second.acc)
-    expect(second.samples.map((s) => s.name)).toEqual(expected)
+    expect(second.samples.filter((s) => s.labels.cpu === 'total').map((s) => s.name)).toEqual(expected)
+  })
+
+  it('sends only cpu="total" with per_cpu = false', async () => {
+    const input = new CpuInput({ enabled: true, timeout: 5000, per_cpu: false }, deps, { source: procStatSource() })
+    await input.init()
+    const { acc, samples } = collect()
+    await input.gather(acc)
+    expect(new Set(samples.map((s) => s.labels.cpu))).toEqual(new Set(['total']))
+    expect(samples).toHaveLength(6)
   })
 })

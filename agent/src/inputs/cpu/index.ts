@@ -22,21 +22,42 @@ export interface CpuPercents {
   usage: number
   user: number
   system: number
+  idle: number
   /** Absent where the platform has no iowait (everything but Linux). */
   iowait?: number
+  /** Absent where the platform does not report steal. */
+  steal?: number
 }
+
+/** CPU readings keyed by the `cpu` label: "total", then "0", "1", ... per core. */
+export type PerCpu<T> = Map<string, T>
 
 /** Reads one CPU measurement; the Linux source reads /proc/stat, the portable one asks systeminformation. */
 export type CpuSource =
-  | { kind: 'proc_stat'; read: () => Promise<CpuTimes> }
-  | { kind: 'systeminformation'; read: () => Promise<CpuPercents> }
+  | { kind: 'proc_stat'; read: () => Promise<PerCpu<CpuTimes>> }
+  | { kind: 'systeminformation'; read: () => Promise<PerCpu<CpuPercents>> }
 
 /** A measurement window shorter than this gives noisy percentages, so the first gather waits it out. */
 export const MIN_WINDOW_MS = 250
 
+/** Every `cpu` line of /proc/stat: "total" for the aggregate line, the core number for `cpuN`. */
+export function parseProcStatAll(text: string): PerCpu<CpuTimes> {
+  const result: PerCpu<CpuTimes> = new Map()
+  result.set('total', parseProcStat(text))
+  for (const line of text.split('\n')) {
+    const match = /^cpu(\d+)\s/.exec(line)
+    if (match) result.set(match[1] as string, parseCpuLine(line))
+  }
+  return result
+}
+
 export function parseProcStat(text: string): CpuTimes {
   const line = text.split('\n').find((l) => l.startsWith('cpu '))
   if (line === undefined) throw new Error('no aggregate "cpu" line in /proc/stat')
+  return parseCpuLine(line)
+}
+
+function parseCpuLine(line: string): CpuTimes {
   const fields = line.trim().split(/\s+/).slice(1).map(Number)
   if (fields.length < 4 || fields.some((f) => !Number.isFinite(f)))
     throw new Error(`unexpected /proc/stat cpu line: ${line}`)
@@ -70,20 +91,39 @@ export function cpuPercents(before: CpuTimes, after: CpuTimes): CpuPercents | un
     usage: pct(total - delta('idle') - delta('iowait')),
     user: pct(delta('user')),
     system: pct(delta('system')),
+    idle: pct(delta('idle')),
     iowait: pct(delta('iowait')),
+    steal: pct(delta('steal')),
   }
 }
 
 export const procStatSource = (path = '/proc/stat'): CpuSource => ({
   kind: 'proc_stat',
-  read: async () => parseProcStat(await readFile(path, 'utf8')),
+  read: async () => parseProcStatAll(await readFile(path, 'utf8')),
 })
 
 export const systeminformationSource: CpuSource = {
   kind: 'systeminformation',
   read: async () => {
     const load = await si.currentLoad()
-    return { usage: load.currentLoad, user: load.currentLoadUser, system: load.currentLoadSystem }
+    const result: PerCpu<CpuPercents> = new Map()
+    result.set('total', {
+      usage: load.currentLoad,
+      user: load.currentLoadUser,
+      system: load.currentLoadSystem,
+      idle: load.currentLoadIdle,
+      steal: load.currentLoadSteal,
+    })
+    load.cpus.forEach((core, index) =>
+      result.set(String(index), {
+        usage: core.load,
+        user: core.loadUser,
+        system: core.loadSystem,
+        idle: core.loadIdle,
+        steal: core.loadSteal,
+      }),
+    )
+    return result
   },
 }
 
@@ -104,21 +144,26 @@ export interface CpuInputOptions {
   sleep?: (ms: number) => Promise<void>
 }
 
-/** cpu.usage_percent, cpu.user_percent, cpu.system_percent, cpu.iowait_percent with cpu="total". */
+/**
+ * cpu.usage_percent, cpu.user_percent, cpu.system_percent, cpu.idle_percent, cpu.iowait_percent and
+ * cpu.steal_percent, with cpu="total" and (per_cpu) cpu="<core>".
+ */
 export class CpuInput implements Input {
   readonly name = 'cpu'
   private readonly source: CpuSource
   private readonly sleep: (ms: number) => Promise<void>
   private readonly clock: Clock
   private readonly log: Logger
-  private baseline: CpuTimes | undefined
+  private readonly perCpu: boolean
+  private baseline: PerCpu<CpuTimes> | undefined
   private baselineAtMs = 0
 
-  constructor(_config: CpuConfig, deps: InputDeps, options: CpuInputOptions = {}) {
+  constructor(config: CpuConfig, deps: InputDeps, options: CpuInputOptions = {}) {
     this.source = options.source ?? defaultCpuSource()
     this.sleep = options.sleep ?? ((ms) => delay(ms))
     this.clock = deps.clock
     this.log = deps.logger.child({ input: 'cpu' })
+    this.perCpu = config.per_cpu
   }
 
   /**
@@ -136,25 +181,34 @@ export class CpuInput implements Input {
     const waited = this.clock.now() - this.baselineAtMs
     if (waited < MIN_WINDOW_MS) await this.sleep(MIN_WINDOW_MS - waited)
     const timestampMs = this.clock.now()
-    let percents: CpuPercents | undefined
+    let percents: PerCpu<CpuPercents>
     if (this.source.kind === 'proc_stat') {
       const now = await this.source.read()
-      percents = this.baseline === undefined ? undefined : cpuPercents(this.baseline, now)
+      percents = new Map()
+      for (const [cpu, times] of now) {
+        const before = this.baseline?.get(cpu)
+        const p = before === undefined ? undefined : cpuPercents(before, times)
+        if (p !== undefined) percents.set(cpu, p)
+      }
       this.baseline = now
     } else {
       percents = await this.source.read()
     }
     this.baselineAtMs = timestampMs
-    if (percents === undefined) {
+    if (percents.size === 0) {
       this.log.debug('no CPU ticks passed since the last reading; skipping this round')
       return
     }
-    const labels = { cpu: 'total' }
-    accumulator.add('cpu.usage_percent', labels, percents.usage, timestampMs)
-    accumulator.add('cpu.user_percent', labels, percents.user, timestampMs)
-    accumulator.add('cpu.system_percent', labels, percents.system, timestampMs)
-    if (percents.iowait !== undefined)
-      accumulator.add('cpu.iowait_percent', labels, percents.iowait, timestampMs)
+    for (const [cpu, p] of percents) {
+      if (cpu !== 'total' && !this.perCpu) continue
+      const labels = { cpu }
+      accumulator.add('cpu.usage_percent', labels, p.usage, timestampMs)
+      accumulator.add('cpu.user_percent', labels, p.user, timestampMs)
+      accumulator.add('cpu.system_percent', labels, p.system, timestampMs)
+      accumulator.add('cpu.idle_percent', labels, p.idle, timestampMs)
+      if (p.iowait !== undefined) accumulator.add('cpu.iowait_percent', labels, p.iowait, timestampMs)
+      if (p.steal !== undefined) accumulator.add('cpu.steal_percent', labels, p.steal, timestampMs)
+    }
   }
 }
 

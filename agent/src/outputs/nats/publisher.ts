@@ -6,6 +6,27 @@ import type { QueuedBatch } from '../../spool/types.js'
 /** JetStream API error 10054: the message is larger than the stream's max_msg_size. */
 const MESSAGE_TOO_LARGE = 10054
 
+/**
+ * The subject a batch of `agentId` is published on. With one partition: `<prefix>.<agent id>`.
+ * With P > 1: `<prefix>.<k>.<agent id>`, k = FNV-1a(agent id) mod P, so all of one host's series
+ * land in one partition and one aggregator replica keeps their windows (aggregator/README.md,
+ * Scale-out). nats-server 2.9 has no subject-transform partitioning, so the agent names it.
+ */
+export function partitionedSubject(prefix: string, agentId: string, partitions: number): string {
+  if (partitions <= 1) return `${prefix}.${agentId}`
+  return `${prefix}.${partitionOf(agentId, partitions)}.${agentId}`
+}
+
+/** FNV-1a (32 bit) of the UTF-8 bytes, mod `partitions`: stable across processes and versions. */
+export function partitionOf(agentId: string, partitions: number): number {
+  let hash = 0x811c9dc5
+  for (const byte of Buffer.from(agentId, 'utf8')) {
+    hash ^= byte
+    hash = Math.imul(hash, 0x01000193) >>> 0
+  }
+  return hash % partitions
+}
+
 export class PublishError extends TidewatchError {
   override readonly name = 'PublishError'
   constructor(message: string, retryable: boolean, options?: { cause?: unknown }) {

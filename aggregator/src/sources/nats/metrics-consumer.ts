@@ -45,40 +45,122 @@ export async function ensureMetricsConsumer(manager: JetStreamManager, options: 
 }
 
 
+/** Messages and bytes this process holds delivered but not yet acked, nak'd or termed. */
+export interface InFlight {
+  messages: number
+  bytes: number
+  /** Highest `messages` seen since start: tests check it never passes max_ack_pending. */
+  peakMessages: number
+  peakBytes: number
+}
+
+export interface ConsumeOptions {
+  /** Stop pulling while this many messages are held; at most max_ack_pending (the server's own bound). */
+  maxInFlightMessages: number
+  /** Stop pulling while this many bytes are held (one pull may overshoot by at most one pull). */
+  maxInFlightBytes: number
+  /** Most bytes per pull; 0 = pulls are bounded by message count only. */
+  pullMaxBytes: number
+  inFlight?: InFlight
+}
+
+export function createInFlight(): InFlight {
+  return { messages: 0, bytes: 0, peakMessages: 0, peakBytes: 0 }
+}
+
 /**
- * The consumer's messages as an Observable. Backpressure is JetStream's own: the consumer's
- * max_ack_pending caps how many messages are out and unacked, so when the store is slow and acks
- * stop, deliveries stop too and memory stays bounded by that count times the message size.
+ * The consumer's messages as an Observable, pulled only while there is room.
+ *
+ * Backpressure, end to end: each pull asks for at most the room left under `maxInFlightMessages`
+ * (and no pull starts while `maxInFlightBytes` are held); a message leaves the count when it is
+ * acked, nak'd or termed, which the committer does only after the store committed it. So a slow or
+ * stopped store stops the pulls, the backlog stays in the stream, and this process holds at most
+ * max_ack_pending messages and about maxInFlightBytes bytes. (`consume()` would keep pulling as
+ * messages arrive, bounded only by the server's max_ack_pending, with no bound on bytes.)
  */
 export function consumeMetrics(
   manager: JetStreamManager,
   options: MetricsConsumerOptions,
   logger: Logger,
+  consume: ConsumeOptions = { maxInFlightMessages: options.maxAckPending, maxInFlightBytes: Number.MAX_SAFE_INTEGER, pullMaxBytes: 0 },
 ): Observable<JsMsg> {
   return new Observable<JsMsg>((subscriber) => {
-    let messages: ConsumerMessages | undefined
+    const inFlight = consume.inFlight ?? createInFlight()
+    const maxMessages = Math.min(consume.maxInFlightMessages, options.maxAckPending)
+    let current: ConsumerMessages | undefined
     let stopped = false
-    void (async () => {
-      try {
-        const consumer = await manager.jetstream().consumers.get(options.stream, options.durableName)
-        messages = await consumer.consume({
-          max_messages: options.pullMaxMessages,
-        })
-        if (stopped) {
-          messages.stop()
-          return
-        }
-        for await (const message of messages) subscriber.next(message)
-        subscriber.complete()
-      } catch (error) {
-        if (stopped) return
-        logger.error({ err: error }, 'metrics consumer failed')
-        subscriber.error(error)
+    let wake: (() => void) | undefined
+    const roomFreed = (): void => {
+      const w = wake
+      wake = undefined
+      w?.()
+    }
+    const hasRoom = (): boolean => inFlight.messages < maxMessages && inFlight.bytes < consume.maxInFlightBytes
+
+    const track = (message: JsMsg): void => {
+      const size = message.data.length
+      inFlight.messages++
+      inFlight.bytes += size
+      if (inFlight.messages > inFlight.peakMessages) inFlight.peakMessages = inFlight.messages
+      if (inFlight.bytes > inFlight.peakBytes) inFlight.peakBytes = inFlight.bytes
+      let released = false
+      const release = (): void => {
+        if (released) return
+        released = true
+        inFlight.messages--
+        inFlight.bytes -= size
+        roomFreed()
       }
-    })()
+      // The message leaves this process's hands with its first ack, nak or term.
+      const methods = message as unknown as Record<string, (...args: unknown[]) => unknown>
+      for (const name of ['ack', 'nak', 'term', 'ackAck'] as const) {
+        const original = methods[name]!.bind(message)
+        methods[name] = (...args: unknown[]) => {
+          release()
+          return original(...args)
+        }
+      }
+    }
+
+    void (async () => {
+      const consumer = await manager.jetstream().consumers.get(options.stream, options.durableName)
+      while (!stopped) {
+        if (!hasRoom()) {
+          await new Promise<void>((resolve) => {
+            wake = resolve
+          })
+          continue
+        }
+        const room = Math.min(options.pullMaxMessages, maxMessages - inFlight.messages)
+        try {
+          current = await consumer.fetch(
+            consume.pullMaxBytes > 0
+              ? { max_bytes: Math.min(consume.pullMaxBytes, consume.maxInFlightBytes - inFlight.bytes), expires: 5_000 }
+              : { max_messages: room, expires: 5_000 },
+          )
+          if (stopped) current.stop()
+          for await (const message of current) {
+            track(message)
+            subscriber.next(message)
+            // A byte-bounded pull may deliver more messages than the room left: stop it there.
+            if (inFlight.messages >= maxMessages) current.stop()
+          }
+        } catch (error) {
+          if (stopped) break
+          logger.warn({ err: error, consumer: options.durableName }, 'pulling from the metrics consumer failed; retrying')
+          await new Promise((resolve) => setTimeout(resolve, 1_000))
+        }
+      }
+      subscriber.complete()
+    })().catch((error: unknown) => {
+      if (stopped) return
+      logger.error({ err: error, consumer: options.durableName }, 'metrics consumer failed')
+      subscriber.error(error)
+    })
     return () => {
       stopped = true
-      messages?.stop()
+      current?.stop()
+      roomFreed()
     }
   })
 }

@@ -1,0 +1,200 @@
+import { gunzipSync } from 'node:zlib'
+import { request } from 'undici'
+import type { AgentConfig, Clock, Labels, Logger } from '@tidewatch/shared'
+import type { Accumulator, Input, InputDeps, InputFactory } from '../types.js'
+import { parsePrometheusText, type PromSample } from './parse.js'
+
+export type PrometheusConfig = AgentConfig['inputs']['prometheus']
+
+/** Labels the scrape sets itself; an exposed label of the same name is kept as `exported_<name>`, as Prometheus does. */
+const RESERVED_LABELS = ['job', 'instance', 'host'] as const
+/** Exposed timestamps this far from the scrape time are replaced by it (the wire refuses stale or future samples). */
+export const MAX_TIMESTAMP_PAST_MS = 60 * 60_000
+export const MAX_TIMESTAMP_FUTURE_MS = 60_000
+/** Leaves room under limits.max_labels_per_series (32 by default) for job, instance, host and global labels. */
+export const MAX_EXPOSED_LABELS = 24
+const MAX_LABEL_VALUE_BYTES = 2048
+const MAX_NAME_LENGTH = 256
+
+export interface PrometheusStats {
+  scrapes: number
+  failedScrapes: number
+  /** NaN and +-Inf values: the wire format carries finite numbers only. */
+  skippedNonFinite: number
+  /** Series the wire would refuse (too many labels, a `__` label, a value or name too long). */
+  skippedInvalid: number
+  /** Exposed timestamps out of range, replaced by the scrape time. */
+  timestampsReplaced: number
+}
+
+/** `host:port` of a URL, with the scheme's default port when it has none (Prometheus' `instance`). */
+export function instanceOf(url: URL): string {
+  if (url.port !== '') return url.host
+  return `${url.host}:${url.protocol === 'https:' ? 443 : 80}`
+}
+
+/** Exposed labels plus job and instance; exposed job/instance/host become exported_job, ... */
+export function scrapeLabels(exposed: Record<string, string>, job: string, instance: string): Labels {
+  const labels: Record<string, string> = {}
+  for (const [name, value] of Object.entries(exposed)) {
+    // In Prometheus an empty label value is the same as no label.
+    if (value === '') continue
+    const reserved = (RESERVED_LABELS as readonly string[]).includes(name)
+    labels[reserved ? `exported_${name}` : name] = value
+  }
+  labels.job = job
+  labels.instance = instance
+  return labels
+}
+
+export interface ScrapeResult {
+  samples: PromSample[]
+}
+
+/**
+ * Scrapes every URL on each gather, concurrently, and sends every sample under its exposed name
+ * with its labels plus `job` and `instance`, as Prometheus stores it: counters, gauges and untyped
+ * as they are; histograms as `<name>_bucket{le}`, `<name>_sum`, `<name>_count`; summaries as
+ * `<name>{quantile}`, `<name>_sum`, `<name>_count`. Per target it also sends Prometheus' own
+ * `up`, `scrape_duration_seconds` and `scrape_samples_scraped`. One failing target does not stop
+ * the others; the round still fails (logged and counted by the runner) naming the failed targets.
+ */
+export class PrometheusInput implements Input {
+  readonly name = 'prometheus'
+  readonly stats: PrometheusStats = {
+    scrapes: 0,
+    failedScrapes: 0,
+    skippedNonFinite: 0,
+    skippedInvalid: 0,
+    timestampsReplaced: 0,
+  }
+  private readonly targets: { url: URL; instance: string }[] = []
+  private readonly clock: Clock
+  private readonly log: Logger
+
+  constructor(
+    private readonly config: PrometheusConfig,
+    deps: InputDeps,
+  ) {
+    this.clock = deps.clock
+    this.log = deps.logger.child({ input: 'prometheus' })
+  }
+
+  async init(): Promise<void> {
+    this.targets.length = 0
+    for (const text of this.config.urls) {
+      let url: URL
+      try {
+        url = new URL(text)
+      } catch {
+        throw new Error(`inputs.prometheus.urls: "${text}" is not a URL`)
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:')
+        throw new Error(`inputs.prometheus.urls: "${text}" must be http or https`)
+      this.targets.push({ url, instance: instanceOf(url) })
+    }
+  }
+
+  async gather(accumulator: Accumulator, signal?: AbortSignal): Promise<void> {
+    const failed: string[] = []
+    await Promise.all(
+      this.targets.map(async (target) => {
+        const startedMs = this.clock.now()
+        const base = { job: this.config.job, instance: target.instance }
+        let up = 1
+        let count = 0
+        try {
+          const body = await this.fetch(target.url, signal)
+          const { samples } = parsePrometheusText(body)
+          count = samples.length
+          for (const sample of samples) this.emit(sample, base, startedMs, accumulator)
+        } catch (error) {
+          up = 0
+          failed.push(target.instance)
+          this.stats.failedScrapes++
+          this.log.warn({ err: error, url: target.url.href }, 'scrape failed')
+        }
+        this.stats.scrapes++
+        const doneMs = this.clock.now()
+        accumulator.add('up', base, up, startedMs)
+        accumulator.add('scrape_duration_seconds', base, (doneMs - startedMs) / 1000, startedMs)
+        accumulator.add('scrape_samples_scraped', base, count, startedMs)
+      }),
+    )
+    if (failed.length > 0) throw new Error(`scrape failed for ${failed.join(', ')}`)
+  }
+
+  private emit(
+    sample: PromSample,
+    base: { job: string; instance: string },
+    scrapeMs: number,
+    accumulator: Accumulator,
+  ): void {
+    if (!Number.isFinite(sample.value)) {
+      this.stats.skippedNonFinite++
+      return
+    }
+    if (!this.acceptable(sample)) {
+      this.stats.skippedInvalid++
+      return
+    }
+    let timestampMs = scrapeMs
+    if (sample.timestampMs !== undefined) {
+      const offset = sample.timestampMs - scrapeMs
+      if (offset >= -MAX_TIMESTAMP_PAST_MS && offset <= MAX_TIMESTAMP_FUTURE_MS) timestampMs = sample.timestampMs
+      else this.stats.timestampsReplaced++
+    }
+    accumulator.add(sample.name, scrapeLabels(sample.labels, base.job, base.instance), sample.value, timestampMs)
+  }
+
+  /** The wire refuses a whole batch for one bad series, so series it would refuse are dropped here. */
+  private acceptable(sample: PromSample): boolean {
+    if (sample.name.length > MAX_NAME_LENGTH) return false
+    const entries = Object.entries(sample.labels)
+    if (entries.length > MAX_EXPOSED_LABELS) return false
+    return entries.every(
+      ([name, value]) =>
+        !name.startsWith('__') &&
+        name.length <= MAX_NAME_LENGTH &&
+        Buffer.byteLength(value) <= MAX_LABEL_VALUE_BYTES,
+    )
+  }
+
+  private async fetch(url: URL, signal: AbortSignal | undefined): Promise<string> {
+    const response = await request(url, {
+      method: 'GET',
+      headers: {
+        accept: 'text/plain;version=0.0.4;q=1,*/*;q=0.1',
+        'accept-encoding': 'gzip',
+        'user-agent': 'tidewatch-agent',
+      },
+      ...(signal ? { signal } : {}),
+      headersTimeout: this.config.timeout,
+      bodyTimeout: this.config.timeout,
+    })
+    const limit = this.config.max_body_bytes
+    if (response.statusCode !== 200) {
+      await response.body.dump()
+      throw new Error(`HTTP ${response.statusCode}`)
+    }
+    const chunks: Buffer[] = []
+    let size = 0
+    for await (const chunk of response.body) {
+      size += (chunk as Buffer).length
+      if (size > limit) {
+        response.body.destroy()
+        throw new Error(`response larger than max_body_bytes (${limit})`)
+      }
+      chunks.push(chunk as Buffer)
+    }
+    const raw = Buffer.concat(chunks)
+    const encoding = String(response.headers['content-encoding'] ?? '').toLowerCase()
+    if (encoding === 'gzip') return gunzipSync(raw, { maxOutputLength: limit }).toString('utf8')
+    return raw.toString('utf8')
+  }
+}
+
+export const prometheusInput: InputFactory<'prometheus'> = {
+  name: 'prometheus',
+  create: (config, deps) => new PrometheusInput(config, deps),
+}

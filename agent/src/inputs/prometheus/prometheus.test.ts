@@ -1,0 +1,225 @@
+import { createServer, type Server } from 'node:http'
+import { gzipSync } from 'node:zlib'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { recorder, testDeps } from '../testing.js'
+import { instanceOf, PrometheusInput, scrapeLabels } from './index.js'
+import { parsePrometheusText, parsePromValue, PromParseError } from './parse.js'
+
+const EXPOSITION = `# HELP http_requests_total The total number of HTTP requests.
+# TYPE http_requests_total counter
+http_requests_total{method="post",code="200"} 1027 1395066363000
+http_requests_total{method="post",code="400"}    3 1395066363000
+
+# Escaping in label values:
+msdos_file_access_time_seconds{path="C:\\\\DIR\\\\FILE.TXT",error="Cannot find file:\\n\\"FILE.TXT\\""} 1.458255915e9
+
+# Minimalistic line:
+metric_without_timestamp_and_labels 12.47
+
+# A weird metric from before the epoch:
+something_weird{problem="division by zero"} +Inf -3982045
+
+# A histogram, which has a pretty complex representation in the text format:
+# HELP http_request_duration_seconds A histogram of the request duration.
+# TYPE http_request_duration_seconds histogram
+http_request_duration_seconds_bucket{le="0.05"} 24054
+http_request_duration_seconds_bucket{le="0.1"} 33444
+http_request_duration_seconds_bucket{le="+Inf"} 144320
+http_request_duration_seconds_sum 53423
+http_request_duration_seconds_count 144320
+
+# A summary, which has a complex representation, too:
+# HELP rpc_duration_seconds A summary of the RPC duration in seconds.
+# TYPE rpc_duration_seconds summary
+rpc_duration_seconds{quantile="0.01"} 3102
+rpc_duration_seconds{quantile="0.5"} 4773
+rpc_duration_seconds{quantile="0.99"} NaN
+rpc_duration_seconds_sum 1.7560473e+07
+rpc_duration_seconds_count 2693
+# TYPE queue_depth gauge
+queue_depth{job="batch",instance="w1",host="h",trailing="comma",} 7
+`
+
+describe('Prometheus text parser', () => {
+  const { samples, families } = parsePrometheusText(EXPOSITION)
+  const find = (name: string, labels: Record<string, string> = {}) =>
+    samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+
+  it('reads HELP and TYPE', () => {
+    expect(families.get('http_requests_total')).toEqual({ type: 'counter', help: 'The total number of HTTP requests.' })
+    expect(families.get('rpc_duration_seconds')?.type).toBe('summary')
+    expect(families.get('queue_depth')).toEqual({ type: 'gauge' })
+  })
+
+  it('reads labels, values and optional timestamps', () => {
+    expect(find('http_requests_total', { code: '400' })).toEqual({
+      name: 'http_requests_total',
+      labels: { method: 'post', code: '400' },
+      value: 3,
+      timestampMs: 1395066363000,
+      family: 'http_requests_total',
+      type: 'counter',
+    })
+    expect(find('metric_without_timestamp_and_labels')).toMatchObject({ value: 12.47, labels: {}, type: 'untyped' })
+    expect(find('metric_without_timestamp_and_labels')?.timestampMs).toBeUndefined()
+    expect(find('something_weird')).toMatchObject({ value: Infinity, timestampMs: -3982045 })
+    expect(find('queue_depth')?.labels).toEqual({ job: 'batch', instance: 'w1', host: 'h', trailing: 'comma' })
+  })
+
+  it('unescapes label values: backslash, double quote, newline', () => {
+    expect(find('msdos_file_access_time_seconds')?.labels).toEqual({
+      path: 'C:\\DIR\\FILE.TXT',
+      error: 'Cannot find file:\n"FILE.TXT"',
+    })
+  })
+
+  it('puts histogram and summary series in their family', () => {
+    expect(find('http_request_duration_seconds_bucket', { le: '+Inf' })).toMatchObject({
+      value: 144320,
+      family: 'http_request_duration_seconds',
+      type: 'histogram',
+    })
+    expect(find('http_request_duration_seconds_sum')?.family).toBe('http_request_duration_seconds')
+    expect(find('rpc_duration_seconds', { quantile: '0.5' })).toMatchObject({ value: 4773, type: 'summary' })
+    expect(find('rpc_duration_seconds_count')).toMatchObject({ family: 'rpc_duration_seconds', value: 2693 })
+    expect(Number.isNaN(find('rpc_duration_seconds', { quantile: '0.99' })?.value)).toBe(true)
+  })
+
+  it('reads every float spelling Prometheus clients emit', () => {
+    expect(parsePromValue('-Inf')).toBe(-Infinity)
+    expect(parsePromValue('+inf')).toBe(Infinity)
+    expect(parsePromValue('1e-3')).toBe(0.001)
+    expect(parsePromValue('.5')).toBe(0.5)
+    expect(parsePromValue('-0')).toBe(-0)
+    expect(parsePromValue('12abc')).toBeUndefined()
+    expect(parsePromValue('')).toBeUndefined()
+  })
+
+  it.each([
+    ['bad{a="b"', /unterminated|expected/],
+    ['m{a="\\x"} 1', /invalid escape/],
+    ['m{a="1",a="2"} 1', /duplicate label/],
+    ['m 1 2 3', /unexpected text/],
+    ['m abc', /invalid value/],
+    ['m', /no value/],
+    ['m 1 1.5', /invalid timestamp/],
+    ['# TYPE m nonsense', /unknown metric type/],
+    ['# TYPE m counter\n# TYPE m gauge', /second TYPE/],
+    ['# TYPE h histogram\nh_bucket 1', /no "le" label/],
+    ['9metric 1', /expected a metric name/],
+  ])('rejects %j', (text, message) => {
+    expect(() => parsePrometheusText(text)).toThrow(PromParseError)
+    expect(() => parsePrometheusText(text)).toThrow(message)
+  })
+
+  it('names the line of a parse error', () => {
+    expect(() => parsePrometheusText('ok 1\n\nbroken{')).toThrow(/^line 3: /)
+  })
+})
+
+describe('prometheus input against a local HTTP server', () => {
+  let server: Server
+  let base: string
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      if (req.url === '/metrics') {
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
+        res.end(EXPOSITION.replaceAll('1395066363000', String(Date.now() - 1000)))
+      } else if (req.url === '/gzip') {
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip' })
+        res.end(gzipSync('gz_metric{a="b"} 5\n'))
+      } else if (req.url === '/slow') {
+        setTimeout(() => res.end('late 1\n'), 5_000).unref()
+      } else {
+        res.writeHead(500)
+        res.end('oops')
+      }
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const address = server.address()
+    base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
+  })
+  afterAll(async () => {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  })
+
+  const config = (urls: string[]) => ({ enabled: true, timeout: 2_000, urls, job: 'app', max_body_bytes: 1 << 20 })
+
+  it('sends every finite sample under its own name with job and instance, plus up and scrape figures', async () => {
+    const input = new PrometheusInput(config([`${base}/metrics`, `${base}/gzip`]), testDeps)
+    await input.init()
+    const { acc, samples } = recorder()
+    await input.gather(acc)
+    const instance = base.replace('http://', '')
+    const req = samples.find((s) => s.name === 'http_requests_total' && s.labels.code === '200')
+    expect(req?.labels).toEqual({ method: 'post', code: '200', job: 'app', instance })
+    expect(req?.value).toBe(1027)
+    expect(Math.abs(req!.ts - (Date.now() - 1000))).toBeLessThan(5_000) // a recent exposed timestamp is kept
+    expect(samples.filter((s) => s.name === 'http_request_duration_seconds_bucket').map((s) => s.labels.le)).toEqual([
+      '0.05',
+      '0.1',
+      '+Inf',
+    ])
+    expect(samples.find((s) => s.name === 'rpc_duration_seconds_sum')?.value).toBe(1.7560473e7)
+    expect(samples.filter((s) => s.name === 'rpc_duration_seconds').map((s) => s.labels.quantile)).toEqual(['0.01', '0.5'])
+    expect(samples.some((s) => s.name === 'something_weird')).toBe(false)
+    expect(samples.find((s) => s.name === 'queue_depth')?.labels).toEqual({
+      exported_job: 'batch',
+      exported_instance: 'w1',
+      exported_host: 'h',
+      trailing: 'comma',
+      job: 'app',
+      instance,
+    })
+    expect(samples.find((s) => s.name === 'gz_metric')?.value).toBe(5)
+    expect(input.stats.skippedNonFinite).toBe(2)
+    const ups = samples.filter((s) => s.name === 'up')
+    expect(ups.map((s) => s.value)).toEqual([1, 1])
+    expect(samples.find((s) => s.name === 'scrape_samples_scraped' && s.labels.instance === instance)?.value).toBeGreaterThan(0)
+    for (const s of samples) expect(Number.isFinite(s.value)).toBe(true)
+  })
+
+  it('replaces an exposed timestamp far in the past by the scrape time', async () => {
+    const stale = createServer((_req, res) => res.end('old_metric 1 1395066363000\n'))
+    await new Promise<void>((resolve) => stale.listen(0, '127.0.0.1', resolve))
+    const port = (stale.address() as { port: number }).port
+    const input = new PrometheusInput(config([`http://127.0.0.1:${port}/`]), testDeps)
+    await input.init()
+    const { acc, samples } = recorder()
+    await input.gather(acc)
+    expect(Math.abs(samples.find((s) => s.name === 'old_metric')!.ts - Date.now())).toBeLessThan(5_000)
+    expect(input.stats.timestampsReplaced).toBe(1)
+    await new Promise((resolve) => stale.close(resolve))
+  })
+
+  it('keeps the good targets when one fails, reports up=0 for it, and fails the round', async () => {
+    const input = new PrometheusInput(config([`${base}/metrics`, `${base}/broken`]), testDeps)
+    await input.init()
+    const { acc, samples } = recorder()
+    await expect(input.gather(acc)).rejects.toThrow(/scrape failed for/)
+    expect(samples.some((s) => s.name === 'http_requests_total')).toBe(true)
+    expect(samples.filter((s) => s.name === 'up').map((s) => s.value).sort()).toEqual([0, 1])
+  })
+
+  it('stops a slow scrape when the round is aborted', async () => {
+    const input = new PrometheusInput(config([`${base}/slow`]), testDeps)
+    await input.init()
+    const controller = new AbortController()
+    setTimeout(() => controller.abort(), 100)
+    const started = Date.now()
+    await expect(input.gather(recorder().acc, controller.signal)).rejects.toThrow()
+    expect(Date.now() - started).toBeLessThan(2_000)
+  })
+
+  it('refuses a URL that is not http(s) in init', async () => {
+    await expect(new PrometheusInput(config(['ftp://x/']), testDeps).init()).rejects.toThrow(/http or https/)
+  })
+
+  it('derives instance and renames reserved labels as Prometheus does', () => {
+    expect(instanceOf(new URL('http://h/metrics'))).toBe('h:80')
+    expect(instanceOf(new URL('https://h/metrics'))).toBe('h:443')
+    expect(instanceOf(new URL('http://[::1]:9100/metrics'))).toBe('[::1]:9100')
+    expect(scrapeLabels({ job: 'x', a: '', b: 'c' }, 'j', 'i:1')).toEqual({ exported_job: 'x', b: 'c', job: 'j', instance: 'i:1' })
+  })
+})

@@ -1,0 +1,74 @@
+import type { Clock } from '@tidewatch/shared'
+import type { AgentStats } from '../agent.js'
+import type { DeliveryStats } from '../delivery.js'
+import type { Accumulator, Input } from '../inputs/types.js'
+import type { BatchQueue } from '../spool/types.js'
+
+/** Where the agent's own figures come from; read at each gather, so they may be wired after construction. */
+export interface SelfMetricsSources {
+  agent: () => AgentStats
+  delivery: () => DeliveryStats
+  spool: () => Pick<BatchQueue, 'length' | 'samples' | 'bytes'> & {
+    stats?: { corruptRegions: number; corruptBytes: number }
+  }
+  clock: Clock
+}
+
+/** The series the agent reports about itself, with their meaning (also in README.md). */
+export const SELF_SERIES = {
+  'agent.samples_collected_total': 'counter: samples the inputs produced (this series included)',
+  'agent.samples_sent_total': 'counter: samples in batches JetStream acknowledged',
+  'agent.samples_dropped_total':
+    'counter: samples given up on (spool full, refused by the stream, invalid), each logged at ERROR',
+  'agent.batches_sent_total': 'counter: batches JetStream stored (duplicates not counted)',
+  'agent.batches_dropped_total': 'counter: batches given up on',
+  'agent.publish_failures_total': 'counter: failed publish attempts (each retried)',
+  'agent.spool_batches': 'gauge: batches in the disk spool waiting for JetStream',
+  'agent.spool_samples': 'gauge: samples in those batches',
+  'agent.spool_bytes': 'gauge: bytes of spool files on disk',
+  'agent.spool_corrupt_bytes_total': 'counter: damaged spool bytes found and cut off',
+  'agent.publish_latency_ms_sum': 'counter: total time from publish to the stream ack, ms',
+  'agent.publish_latency_ms_count': 'counter: publishes timed',
+  'agent.publish_latency_ms_max': 'gauge: slowest publish since the previous report, ms',
+  'agent.collection_duration_ms': 'gauge: how long the previous round of all inputs took, ms',
+  'agent.input_errors_total': 'counter, label input: failed gathers of that input',
+} as const
+
+/**
+ * The agent as an input of its own (Telegraf's `inputs.internal`): each round it reports what the
+ * runner, the delivery loop and the spool counted, through the same accumulator, labels and
+ * batches as every other series. Counters restart at 0 when the agent restarts.
+ */
+export function selfMetricsInput(sources: SelfMetricsSources, inputNames: readonly string[]): Input {
+  return {
+    name: 'self',
+    async init() {},
+    async gather(acc: Accumulator) {
+      const t = sources.clock.now()
+      const agent = sources.agent()
+      const delivery = sources.delivery()
+      const spool = sources.spool()
+      const add = (name: keyof typeof SELF_SERIES, value: number, labels: Record<string, string> = {}): void =>
+        acc.add(name, labels, value, t)
+      add('agent.samples_collected_total', agent.samplesCollected)
+      add('agent.samples_sent_total', delivery.sentSamples)
+      add('agent.samples_dropped_total', delivery.droppedSamples + agent.droppedSamples)
+      add('agent.batches_sent_total', delivery.sent)
+      add('agent.batches_dropped_total', delivery.dropped)
+      add('agent.publish_failures_total', delivery.failedAttempts)
+      add('agent.spool_batches', spool.length)
+      add('agent.spool_samples', spool.samples)
+      add('agent.spool_bytes', spool.bytes)
+      add('agent.spool_corrupt_bytes_total', spool.stats?.corruptBytes ?? 0)
+      add('agent.publish_latency_ms_sum', delivery.publishMsSum)
+      add('agent.publish_latency_ms_count', delivery.publishCount)
+      add('agent.publish_latency_ms_max', delivery.publishMsMax)
+      // This input owns the window of the max: it starts again after each report.
+      delivery.publishMsMax = 0
+      add('agent.collection_duration_ms', agent.lastCollectionMs)
+      for (const input of inputNames) {
+        add('agent.input_errors_total', agent.inputErrors[input] ?? 0, { input })
+      }
+    },
+  }
+}

@@ -1,0 +1,1 @@
+export { rulesBranch, createRulesCounters, type RulesBranchOptions, type RulesCounters } from './branch.js'

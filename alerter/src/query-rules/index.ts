@@ -1,0 +1,6 @@
+export {
+  QueryRuleRunner,
+  clickhouseTime,
+  type QueryRuleCounters,
+  type QueryRuleRunnerOptions,
+} from './runner.js'

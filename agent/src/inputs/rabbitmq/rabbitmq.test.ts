@@ -16,21 +16,23 @@ async function api(base: string, method: 'PUT' | 'POST', path: string, body: unk
   if (response.statusCode >= 300) throw new Error(`${method} ${path}: ${response.statusCode} ${text}`)
 }
 
+const publish = (base: string, queue: string): Promise<void> =>
+  api(base, 'POST', '/api/exchanges/%2F/amq.default/publish', {
+    properties: {},
+    routing_key: queue,
+    payload: 'x',
+    payload_encoding: 'string',
+  })
+
 // One broker for the whole file: rabbitmq-server takes several seconds to start.
 describe('rabbitmq input against a real rabbitmq-server with the management plugin', () => {
   let rabbit: RabbitmqHandle
   beforeAll(async () => {
     rabbit = await startRabbitmqServer()
     const base = rabbit.managementUrl
-    for (const q of ['orders', 'idle'])
+    for (const q of ['orders', 'idle', 'busy'])
       await api(base, 'PUT', `/api/queues/%2F/${q}`, { durable: false, auto_delete: false, arguments: {} })
-    for (let i = 0; i < 5; i++)
-      await api(base, 'POST', '/api/exchanges/%2F/amq.default/publish', {
-        properties: {},
-        routing_key: 'orders',
-        payload: `order ${i}`,
-        payload_encoding: 'string',
-      })
+    for (let i = 0; i < 5; i++) await publish(base, 'orders')
   }, 90_000)
   afterAll(async () => {
     await rabbit?.stop()
@@ -54,10 +56,12 @@ describe('rabbitmq input against a real rabbitmq-server with the management plug
       samples.find((s) => s.name === name && s.labels.queue === queue)?.value
     const deadline = Date.now() + 20_000
     while (Date.now() < deadline) {
+      // a steady trickle into "busy" gives it a publish rate above zero
+      for (let i = 0; i < 5; i++) await publish(rabbit.managementUrl, 'busy')
       const r = recorder()
       await input.gather(r.acc)
       samples = r.samples
-      if (value('rabbitmq.queue_messages', 'orders') === 5 && (value('rabbitmq.queue_publish_per_second', 'orders') ?? 0) > 0) break
+      if (value('rabbitmq.queue_messages', 'orders') === 5 && (value('rabbitmq.queue_publish_per_second', 'busy') ?? 0) > 0) break
       await new Promise((resolve) => setTimeout(resolve, 250))
     }
     expect(samples.find((s) => s.labels.queue === 'orders')?.labels).toEqual({ vhost: '/', queue: 'orders' })
@@ -65,9 +69,10 @@ describe('rabbitmq input against a real rabbitmq-server with the management plug
     expect(value('rabbitmq.queue_messages_ready', 'orders')).toBe(5)
     expect(value('rabbitmq.queue_messages_unacked', 'orders')).toBe(0)
     expect(value('rabbitmq.queue_consumers', 'orders')).toBe(0)
-    expect(value('rabbitmq.queue_publish_per_second', 'orders')).toBeGreaterThan(0)
     expect(value('rabbitmq.queue_published_total', 'orders')).toBe(5)
     expect(value('rabbitmq.queue_deliver_per_second', 'orders')).toBe(0)
+    expect(value('rabbitmq.queue_publish_per_second', 'busy')).toBeGreaterThan(0)
+    expect(value('rabbitmq.queue_published_total', 'busy')).toBeGreaterThanOrEqual(5)
     expect(value('rabbitmq.queue_messages', 'idle')).toBe(0)
     expect(value('rabbitmq.queue_publish_per_second', 'idle')).toBe(0)
   })

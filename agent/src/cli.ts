@@ -63,6 +63,13 @@ function usageError(message: string): never {
 
 /** Parses flags; a wrong flag prints the problem and the usage to stderr and exits with EXIT_USAGE. */
 export async function parseFlags(argv: string[]): Promise<CliCommand> {
+  // yargs reads `--once=maybe` as true; a switch given a value must say true or false.
+  for (const arg of argv) {
+    const match = /^--(once|dry-run|test)=(.*)$/.exec(arg)
+    if (match && match[2] !== 'true' && match[2] !== 'false') {
+      usageError(`--${match[1]} is a switch: give it alone (or =true / =false), found "${arg}"`)
+    }
+  }
   const parsed = await yargs(argv)
     .scriptName('tidewatch-agent')
     .usage(
@@ -77,8 +84,10 @@ export async function parseFlags(argv: string[]): Promise<CliCommand> {
       ].join('\n'),
     )
     .command('$0', 'Run the agent (the default command).')
-    .command('check-config <file>', 'Validate an agent TOML file and exit: 0 valid, 2 invalid (with every error).', (y) =>
-      y.positional('file', { type: 'string', describe: 'the agent TOML file to check' }),
+    .command(
+      'check-config <file>',
+      'Validate an agent TOML file and exit: 0 valid, 2 invalid (with every error).',
+      (y) => y.positional('file', { type: 'string', describe: 'the agent TOML file to check' }),
     )
     .option('config', {
       alias: 'c',
@@ -210,11 +219,7 @@ async function checkConfig(resolved: ResolvedAgentConfig, logger: Logger): Promi
   return EXIT_OK
 }
 
-async function runDry(
-  resolved: ResolvedAgentConfig,
-  command: CliFlags,
-  logger: Logger,
-): Promise<number> {
+async function runDry(resolved: ResolvedAgentConfig, command: CliFlags, logger: Logger): Promise<number> {
   const seq = await SeqStore.open(resolved.config.agent.data_dir, resolved.agentId, { readOnly: true })
   const handler = dryRunPrinter((text) => process.stdout.write(text))
   const agent = createAgent(resolved, seq, handler, logger, [])
@@ -351,9 +356,12 @@ class NatsLink {
       this.connection = await this.connect()
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error)
-      throw new Error(`cannot connect to NATS at ${this.resolved.config.nats.servers.join(', ')}: ${reason}`, {
-        cause: error,
-      })
+      throw new Error(
+        `cannot connect to NATS at ${this.resolved.config.nats.servers.join(', ')}: ${reason}`,
+        {
+          cause: error,
+        },
+      )
     }
     return this.publisher(this.connection)
   }
@@ -427,7 +435,8 @@ class NatsLink {
     })().catch(() => undefined)
     return {
       send: async (batch) => {
-        if (!connected) throw new TidewatchError('NATS is disconnected; the batch stays spooled', 'NATS_DOWN', true)
+        if (!connected)
+          throw new TidewatchError('NATS is disconnected; the batch stays spooled', 'NATS_DOWN', true)
         return publisher.send(batch)
       },
       close: () => publisher.close(),

@@ -15,7 +15,17 @@ describe('tidewatch-agent: --test, check-config, and bad flags', () => {
   it('--help documents every flag and the check-config command', async () => {
     const run = await runAgentCli(['--help'])
     expect(run.code).toBe(0)
-    for (const text of ['--config', '--once', '--dry-run', '--test', '--log-level', '--help', '--version', 'check-config <file>', 'Exit codes']) {
+    for (const text of [
+      '--config',
+      '--once',
+      '--dry-run',
+      '--test',
+      '--log-level',
+      '--help',
+      '--version',
+      'check-config <file>',
+      'Exit codes',
+    ]) {
       expect(run.stdout).toContain(text)
     }
   })
@@ -43,7 +53,10 @@ describe('tidewatch-agent: --test, check-config, and bad flags', () => {
 
   it('check-config exits 2 with the file, each bad key, the expectation and the line', async () => {
     const config = join(dir, 'broken.toml')
-    writeFileSync(config, '[agent]\nspool_max_bytes = -1\nflush_intervall = "10s"\n[inputs.cpu]\nenabled = "yes"\n')
+    writeFileSync(
+      config,
+      '[agent]\nspool_max_bytes = -1\nflush_intervall = "10s"\n[inputs.cpu]\nenabled = "yes"\n',
+    )
     const run = await runAgentCli(['check-config', config])
     expect(run.code).toBe(2)
     expect(run.stdout).toBe('')
@@ -71,8 +84,8 @@ describe('tidewatch-agent: --test, check-config, and bad flags', () => {
     [['--config'], 'Not enough arguments following: config'],
     [['check-config'], 'Not enough non-option arguments'],
     [['check-config', 'a.toml', 'b.toml'], 'b.toml'],
-    [['agent.toml'], 'unexpected argument: agent.toml'],
-    [['--once=maybe'], 'once'],
+    [['agent.toml'], 'Unknown argument: agent.toml'],
+    [['--once=maybe'], '--once is a switch'],
   ])('a bad flag %j exits 2 with a clear message', async (args, message) => {
     const run = await runAgentCli(args)
     expect(run.code).toBe(2)

@@ -9,6 +9,7 @@ import {
   createLogger,
   ensureStreams,
   limitsFromConfig,
+  natsSchema,
   streamSchema,
   type NatsConnection,
 } from '@tidewatch/shared'
@@ -34,7 +35,7 @@ describe('agent through a NATS outage (real processes)', () => {
     dir = mkdtempSync(join(tmpdir(), 'tidewatch-outage-'))
     server = await startNatsServer()
     connection = await connectNats(
-      { servers: [server.url], connect_timeout: 2000, reconnect_wait: 100 },
+      natsSchema.parse({ servers: [server.url], connect_timeout: '2s', reconnect_wait: '100ms' }),
       { name: 'test', logger },
     )
     const metrics = streamSchema({ name: 'METRICS', subjects: ['metrics.in.>'], max_age: '1h' }).parse({
@@ -112,7 +113,7 @@ describe('agent through a NATS outage (real processes)', () => {
     expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1))
     expect(messages.every((m) => m.msgId === `outage-agent:${m.batch.seq}`)).toBe(true)
 
-    // every round of the input: one cpu sample per interval, none missing, none twice, across the outage
+    // every round of an input: one mem.total_bytes sample per interval, none missing, none twice, across the outage
     const points = seriesPoints(messages, 'mem.total_bytes')
     const times = points.map((p) => p.t)
     const during = times.filter((t) => t > outageStart && t < outageEnd)

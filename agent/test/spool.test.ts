@@ -1,4 +1,12 @@
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import {
+  appendFileSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -23,7 +31,10 @@ async function drainAll(spool: DiskSpool): Promise<QueuedBatch[]> {
   }
 }
 
-const segments = (dir: string): string[] => readdirSync(dir).filter((n) => n.endsWith('.seg')).sort()
+const segments = (dir: string): string[] =>
+  readdirSync(dir)
+    .filter((n) => n.endsWith('.seg'))
+    .sort()
 
 describe('DiskSpool', () => {
   let dir: string
@@ -133,6 +144,7 @@ describe('DiskSpool', () => {
   it('stays within maxBytes by dropping the oldest segments, and reports exactly what it dropped', async () => {
     const maxBytes = 8192 // segments of 4096 bytes
     const spool = await DiskSpool.open({ dir, maxBytes, logger })
+    await spool.peek() // the head in memory, as the delivery loop keeps it: drops then name their first id
     let droppedBatches = 0
     let droppedSamples = 0
     const firstIds: string[] = []
@@ -147,9 +159,14 @@ describe('DiskSpool', () => {
     }
     const left = await drainAll(spool)
     // oldest first: what is left is the newest, contiguous, ending at the last push
-    expect(left.map((b) => b.seq)).toEqual(Array.from({ length: left.length }, (_, i) => 201 - left.length + i))
+    expect(left.map((b) => b.seq)).toEqual(
+      Array.from({ length: left.length }, (_, i) => 201 - left.length + i),
+    )
     expect(droppedBatches + left.length).toBe(200)
-    const expectedSamples = Array.from({ length: 200 - left.length }, (_, i) => (i + 1) % 5).reduce((a, b) => a + b, 0)
+    const expectedSamples = Array.from({ length: 200 - left.length }, (_, i) => (i + 1) % 5).reduce(
+      (a, b) => a + b,
+      0,
+    )
     expect(droppedSamples).toBe(expectedSamples)
     expect(firstIds[0]).toBe('a:1')
     await spool.close()

@@ -9,6 +9,7 @@ import {
   loadRuleFiles,
   migrate,
   RetryAbortedError,
+  retryUntilAborted,
   systemClock,
   type AggregatorConfig,
   type Clock,
@@ -21,6 +22,7 @@ import {
   consumeMetrics,
   createInFlight,
   ensureMetricsConsumer,
+  intentHighWaterSeq,
   type InFlight,
   type MetricsConsumerOptions,
 } from './sources/nats/metrics-consumer.js'
@@ -89,7 +91,7 @@ export async function startAggregator(config: AggregatorConfig, options: Aggrega
   try {
     await migrate(store, { retention: config.retention, logger })
     if (store.kind === 'embedded' && config.http.enabled) {
-      http = await startEmbeddedHttp(config, store, logger)
+      http = await startEmbeddedHttp(config, store, logger, { nats: () => nats })
     }
 
     nats = await connectNats(config.nats, { name: `tidewatch-aggregator ${config.aggregator.id}`, logger })
@@ -239,6 +241,12 @@ async function runPartition(args: {
   const abort = new AbortController()
   const consumerName = `${consumerOptions.stream}/${consumerOptions.durableName}`
   const store = args.store
+  const seenUpToSeq = (): Promise<number> =>
+    retryUntilAborted(() => intentHighWaterSeq(store.client, store.database, consumerName), {
+      signal: abort.signal,
+      maxDelayMs: 5_000,
+      onRetry: (error, attempt) => logger.warn({ err: error, attempt }, 'cannot read the intent log; retrying'),
+    })
   const committer = new BatchCommitter({
     consumerName,
     intentLog: new IntentLog(store.client, store.database, consumerName),
@@ -258,6 +266,7 @@ async function runPartition(args: {
       maxInFlightBytes: config.consumer.max_in_flight_bytes,
       pullMaxBytes: config.consumer.pull_max_bytes,
       inFlight: args.inFlight,
+      seenUpToSeq,
     }),
     limits: limitsFromConfig(config.limits),
     decodeCache: args.decodeCache,

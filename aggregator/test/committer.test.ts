@@ -11,9 +11,10 @@ import { SeriesResolver } from '../src/sinks/clickhouse/series-resolver.js'
 import { silentLogger } from './harness.js'
 
 /** A JetStream message that records what was done to it. */
-function message(seq: number, redelivered: boolean): AcceptedMessage & { acks: () => number } {
+function message(seq: number, redelivered: boolean): AcceptedMessage & { acks: () => number; workings: () => number } {
   let acks = 0
-  const msg = { seq, redelivered, ack: () => void acks++, working: () => undefined, subject: 'metrics.in.x' }
+  let workings = 0
+  const msg = { seq, redelivered, ack: () => void acks++, working: () => void workings++, subject: 'metrics.in.x' }
   const batch: DecodedBatch = {
     version: 1,
     agentId: 'x',
@@ -24,7 +25,7 @@ function message(seq: number, redelivered: boolean): AcceptedMessage & { acks: (
     values: Float64Array.of(seq),
     sampleCount: 1,
   }
-  return { kind: 'accepted', message: msg as unknown as JsMsg, batch, acks: () => acks }
+  return { kind: 'accepted', message: msg as unknown as JsMsg, batch, acks: () => acks, workings: () => workings }
 }
 
 /** The intent log and the store in memory, with ClickHouse's token deduplication. */
@@ -67,7 +68,7 @@ function memoryStore() {
   }
 }
 
-function committerFor(store: ReturnType<typeof memoryStore>, clock = new ManualClock(1_000_000)) {
+function committerFor(store: ReturnType<typeof memoryStore>, clock = new ManualClock(1_000_000), workingIntervalMs = 1_000) {
   return new BatchCommitter({
     consumerName: 'METRICS/test',
     intentLog: store.intentLog,
@@ -78,7 +79,7 @@ function committerFor(store: ReturnType<typeof memoryStore>, clock = new ManualC
     logger: silentLogger,
     counters: createCounters(),
     signal: new AbortController().signal,
-    workingIntervalMs: 1_000,
+    workingIntervalMs,
     recoveryRecheckMs: 5_000,
   })
 }
@@ -99,6 +100,15 @@ describe('BatchCommitter', () => {
     const messages = [message(5, false)]
     await committerFor(store).commit(messages)
     expect(store.tokensWritten).toEqual(['METRICS/test:5-5:1'])
+    expect(messages[0]!.acks()).toBe(1)
+  })
+
+  it('keeps the messages in progress in JetStream while a slow store works, so none is redelivered meanwhile', async () => {
+    const store = memoryStore()
+    const slow = { ...store, sink: { ...store.sink, writeSamples: async () => new Promise<void>((r) => setTimeout(r, 180)) } }
+    const messages = [message(11, false)]
+    await committerFor(slow, new ManualClock(1_000_000), 40).commit(messages)
+    expect(messages[0]!.workings()).toBeGreaterThanOrEqual(2)
     expect(messages[0]!.acks()).toBe(1)
   })
 

@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
 import { aggregatorConfigSchema, encodeBatch, type AggregatorConfig, type MetricBatch, type SeriesSamples } from '@tidewatch/shared'
 
@@ -83,4 +85,105 @@ export async function waitFor<T>(
     last = await probe()
   }
   return last
+}
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+
+/** A TypeScript entry point as its own process (so it can be killed with SIGKILL like a crashed host). */
+export function spawnTs(entry: string, args: string[], options: { stdout?: (line: string) => void } = {}): ChildProcess {
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', entry, ...args], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, TIDEWATCH_TEST_CHILD: '1' },
+  })
+  let buffered = ''
+  child.stdout?.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString()
+    let newline
+    while ((newline = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, newline)
+      if (process.env.TEST_LOG_LEVEL) process.stderr.write(line + '\n')
+      options.stdout?.(line)
+      buffered = buffered.slice(newline + 1)
+    }
+  })
+  child.stderr?.on('data', (chunk: Buffer) => process.env.TEST_LOG_LEVEL && process.stderr.write(chunk))
+  return child
+}
+
+/** `tidewatch-aggregator --config <file>`; each stdout line (pino JSON) goes to `onLog`. */
+export function spawnAggregator(configFile: string, onLog?: (line: string) => void): ChildProcess {
+  return spawnTs(join(repoRoot, 'aggregator', 'src', 'main.ts'), ['--config', configFile], onLog ? { stdout: onLog } : {})
+}
+
+/** The embedded store served over HTTP with a writer credential, in its own process; resolves once it serves. */
+export async function spawnStore(dir: string, port: number, writer: { user: string; password: string }): Promise<ChildProcess> {
+  let ready: () => void = () => undefined
+  const listening = new Promise<void>((resolve) => {
+    ready = resolve
+  })
+  const child = spawnTs(join(repoRoot, 'aggregator', 'test', 'fixtures', 'store-process.ts'), [dir, String(port), writer.user, writer.password], {
+    stdout: (line) => line.startsWith('listening ') && ready(),
+  })
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`the store process exited (${code})`))))
+  await Promise.race([listening, exited])
+  exited.catch(() => undefined)
+  return child
+}
+
+export async function killHard(child: ChildProcess | undefined): Promise<void> {
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
+  await new Promise<void>((resolve) => {
+    child.once('exit', () => resolve())
+    child.kill('SIGKILL')
+  })
+}
+
+/**
+ * The agent's partition of an agent id (agent/src/outputs/nats/publisher.ts, partitionOf): FNV-1a
+ * of the UTF-8 bytes mod P. Copied, not imported, so the aggregator's tests do not reach into the
+ * agent package; the scale-out test checks the two agree through the subjects they route.
+ */
+export function partitionOf(agentId: string, partitions: number): number {
+  let hash = 0x811c9dc5
+  for (const byte of Buffer.from(agentId, 'utf8')) {
+    hash ^= byte
+    hash = Math.imul(hash, 0x01000193) >>> 0
+  }
+  return hash % partitions
+}
+
+/** Raw count and sum, and count/sum/min/max of both rollup tiers, as the store has them. */
+export async function storedTotals(
+  query: (sql: string) => Promise<number>,
+  database = 'tidewatch',
+): Promise<Record<string, number>> {
+  const totals: Record<string, number> = {
+    raw_count: await query(`SELECT count() FROM ${database}.samples_raw`),
+    raw_sum: await query(`SELECT sum(value) FROM ${database}.samples_raw`),
+  }
+  for (const tier of ['1m', '1h']) {
+    totals[`${tier}_count`] = await query(`SELECT sum(count) FROM ${database}.samples_${tier}`)
+    totals[`${tier}_sum`] = await query(`SELECT sum(sum) FROM ${database}.samples_${tier}`)
+    totals[`${tier}_min`] = await query(`SELECT min(min) FROM ${database}.samples_${tier}`)
+    totals[`${tier}_max`] = await query(`SELECT max(max) FROM ${database}.samples_${tier}`)
+  }
+  return totals
+}
+
+/** What `storedTotals` must equal for the batches sent. */
+export function expectedTotals(batches: MetricBatch[]): Record<string, number> {
+  const t = totalsOf(batches)
+  return {
+    raw_count: t.count,
+    raw_sum: t.sum,
+    '1m_count': t.count,
+    '1m_sum': t.sum,
+    '1m_min': t.min,
+    '1m_max': t.max,
+    '1h_count': t.count,
+    '1h_sum': t.sum,
+    '1h_min': t.min,
+    '1h_max': t.max,
+  }
 }

@@ -1,15 +1,20 @@
 import { randomUUID } from 'node:crypto'
 import {
   connectNats,
+  createStore,
   ensureStream,
+  JetStreamAlertPublisher,
+  loadRuleFiles,
   systemClock,
   type AlertEvent,
   type AlerterConfig,
   type Clock,
   type Logger,
   type NatsConnection,
+  type Rule,
+  type Store,
 } from '@tidewatch/shared'
-import { jetstreamManager } from '@nats-io/jetstream'
+import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import type { Dispatcher as UndiciDispatcher } from 'undici'
 import { planAlerter } from './config.js'
 import { Dispatcher } from './grouping/dispatcher.js'
@@ -17,6 +22,7 @@ import { LeaseManager } from './leases/leases.js'
 import { createNotifier } from './notifiers/index.js'
 import type { Notification, Notifier } from './notifiers/types.js'
 import { SilenceStore } from './silences/silences.js'
+import { QueryRuleRunner } from './query-rules/runner.js'
 import { AlertConsumer } from './sources/alerts/consumer.js'
 import { AlertStore } from './state/alert-store.js'
 import { openBuckets, type AlerterBuckets } from './state/buckets.js'
@@ -31,7 +37,13 @@ import { systemTimers, type Timers } from './timers.js'
  *   KV <prefix>_silences ─► SilenceStore ──┤
  *                                          ▼
  *                      Dispatcher: routes ─► groups ─► lease (KV) ─► nflog (KV) ─► notifiers ─► Slack
+ *
+ *   [rules] files, kind = "query" ─► QueryRuleRunner (SQL over [store], every interval) ─► ALERTS stream
+ *                                    (every replica evaluates; the holder of the lease "query-rules" publishes)
  */
+
+/** Lease key of the replica that publishes query-rule events (group keys always hold a dot). */
+const QUERY_RULES_LEASE = 'query-rules'
 
 export interface AlerterOptions {
   config: AlerterConfig
@@ -43,6 +55,8 @@ export interface AlerterOptions {
   /** For HTTP notifiers; tests pass an Agent with short timeouts. */
   httpDispatcher?: UndiciDispatcher
   onSent?: (notification: Notification) => void
+  /** The rules, already loaded (the CLI checks them before starting); otherwise read from `config.rules.files`. */
+  rules?: readonly Rule[]
 }
 
 export class Alerter {
@@ -57,6 +71,8 @@ export class Alerter {
   private buckets: AlerterBuckets | undefined
   private store: AlertStore | undefined
   private silenceStore: SilenceStore | undefined
+  private queryRunner: QueryRuleRunner | undefined
+  private queryStore: Store | undefined
   private readonly log: Logger
 
   constructor(private readonly options: AlerterOptions) {
@@ -72,12 +88,18 @@ export class Alerter {
   get consumerStats() {
     return this.consumer?.stats
   }
+  /** The query-rule runner, when the rule files hold query rules. */
+  get queryRules(): QueryRuleRunner | undefined {
+    return this.queryRunner
+  }
 
   async start(): Promise<void> {
     const { config } = this.options
     const clock = this.options.clock ?? systemClock
     const timers = this.options.timers ?? systemTimers
     const plan = planAlerter(config)
+    // A bad rule file stops the start with every problem (file, rule, key), before anything connects.
+    const queryRules = (this.options.rules ?? loadRuleFiles(config.rules.files)).filter((rule) => rule.kind === 'query')
 
     for (const spec of plan.receivers) {
       const index = config.receivers.findIndex((r) => r.name === spec.name)
@@ -142,17 +164,35 @@ export class Alerter {
     )
     await this.consumer.start()
 
+    if (queryRules.length > 0) {
+      const leases = this.leases
+      this.queryStore = createStore(config.store, { logger: this.log })
+      this.queryRunner = new QueryRuleRunner({
+        client: this.queryStore.client,
+        rules: queryRules,
+        publisher: new JetStreamAlertPublisher(jetstream(connection)),
+        logger: this.log.child({ part: 'query-rules' }),
+        source: config.alerter.id,
+        clock,
+        timers,
+        publishWhen: async () => (await leases.acquire(QUERY_RULES_LEASE)).held,
+      })
+      this.queryRunner.start()
+    }
+
     // Tombstones of resolved alerts are kept an hour, then swept; a background chore, not on the alert path.
     this.sweepTimer = setInterval(() => {
       store.sweepClosed(3_600_000, this.log).catch((error: unknown) => this.log.warn({ err: error }, 'sweep of closed alerts failed'))
     }, 600_000)
     this.sweepTimer.unref()
-    this.log.info({ receivers: [...this.notifiers.keys()], lease_owner: owner }, 'alerter started')
+    this.log.info({ receivers: [...this.notifiers.keys()], lease_owner: owner, query_rules: queryRules.length }, 'alerter started')
   }
 
   /** Graceful stop: no new events, flushes in flight finish, leases are released for the other replica. */
   async stop(): Promise<void> {
     if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer)
+    await this.queryRunner?.stop()
+    await this.queryStore?.close().catch((error: unknown) => this.log.warn({ err: error }, 'cannot close the query-rule store client'))
     await this.consumer?.stop()
     await this.dispatcherInstance?.stop()
     this.abort.abort()

@@ -6,11 +6,13 @@ import {
   connectNats,
   createLogger,
   parseConfigText,
+  loadRuleFiles,
   parseDurationMs,
   systemClock,
   TidewatchError,
   type AlerterConfig,
   type Logger,
+  type Rule,
 } from '@tidewatch/shared'
 import { Alerter } from './alerter.js'
 import { checkRules, runRuleTests } from './rules-cli/index.js'
@@ -55,7 +57,7 @@ export async function runCli(argv: string[] = hideBin(process.argv), io: CliIo =
       'Consume alert events and send notifications until SIGINT/SIGTERM.',
       (y) => configOption(y),
       async (args) => {
-        code = await withConfig(args.config, args['log-level'], io, async (config, logger) => runAlerter(config, logger, io))
+        code = await withConfig(args.config, args['log-level'], io, async (config, logger, rules) => runAlerter(config, logger, rules, io), { rules: true })
       },
     )
     .command(
@@ -155,12 +157,16 @@ async function withConfig(
   file: string | undefined,
   logLevel: string | undefined,
   io: CliIo,
-  body: (config: AlerterConfig, logger: Logger) => Promise<number>,
+  body: (config: AlerterConfig, logger: Logger, rules: readonly Rule[]) => Promise<number>,
+  options: { rules?: boolean } = {},
 ): Promise<number> {
   let config: AlerterConfig
+  let rules: readonly Rule[] = []
   try {
     config = file === undefined ? loadDefaults(logLevel) : loadAlerterConfig(file, { overrides: { 'log.level': logLevel } })
     planAlerter(config)
+    // RuleFileError (a ConfigError) names each file, rule and key itself.
+    if (options.rules === true) rules = loadRuleFiles(config.rules.files)
   } catch (error) {
     if (error instanceof ConfigError || (error instanceof TidewatchError && error.code === 'CONFIG_INVALID')) {
       const where = error instanceof ConfigError ? '' : `${file ?? '(defaults)'}: `
@@ -171,7 +177,7 @@ async function withConfig(
   }
   const logger = createLogger({ service: NAME, level: config.log.level, destination: process.stderr })
   try {
-    return await body(config, logger)
+    return await body(config, logger, rules)
   } catch (error) {
     if (error instanceof TidewatchError && !error.retryable) {
       io.err(`${NAME}: ${error.message}\n`)
@@ -198,8 +204,8 @@ async function withSilences(config: AlerterConfig, logger: Logger, body: (store:
   }
 }
 
-async function runAlerter(config: AlerterConfig, logger: Logger, io: CliIo): Promise<number> {
-  const alerter = new Alerter({ config, logger })
+async function runAlerter(config: AlerterConfig, logger: Logger, rules: readonly Rule[], io: CliIo): Promise<number> {
+  const alerter = new Alerter({ config, logger, rules })
   await alerter.start()
   await (io.untilStopped ?? untilSignal)()
   await alerter.stop()

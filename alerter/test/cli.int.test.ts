@@ -2,7 +2,7 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startNatsServer, type NatsServerHandle } from '@tidewatch/shared/testing'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { runCli } from '../src/cli.js'
 
 let nats: NatsServerHandle
@@ -55,5 +55,55 @@ describe('tidewatch-alerter silence', () => {
     const result = await cli('silence', 'list', '--config', bad)
     expect(result.code).toBe(2)
     expect(result.err).toContain('route.receiver: no receiver named "nobody"')
+  })
+})
+
+describe('tidewatch-alerter run', () => {
+  const runCli2 = async (config: string, stopAfterMs: number) => {
+    let out = ''
+    let err = ''
+    const code = await runCli(['run', '--config', config], {
+      out: (t) => void (out += t),
+      err: (t) => void (err += t),
+      untilStopped: () => new Promise((resolve) => setTimeout(resolve, stopAfterMs)),
+    })
+    return { code, out, err }
+  }
+
+  it('refuses bad rule files before starting, naming each file, rule and key', async () => {
+    const rules = join(dir, 'bad-rules.toml')
+    writeFileSync(rules, '[[rule]]\nname = "web_slow"\nkind = "query"\nsql = "SELECT 1 AS value"\ninterval = "soon"\n\n[[rule]]\nname = "cpu"\nkind = "threshold"\nmetric = "cpu"\nop = ">>"\nthreshold = 1\n')
+    const config = join(dir, 'with-bad-rules.toml')
+    writeFileSync(config, `[log]\nlevel = "silent"\n[nats]\nservers = ["${nats.url}"]\n[rules]\nfiles = ["${rules}"]\n[[receivers]]\nname = "default"\n[receivers.slack]\nwebhook_url = "http://127.0.0.1:9/hook"\n`)
+    const result = await runCli2(config, 0)
+    expect(result.code).toBe(2)
+    expect(result.err).toContain(`${rules}: rule "web_slow": interval:`)
+    expect(result.err).toContain(`${rules}: rule "cpu": op:`)
+  })
+
+  it('starts the query rules of its rule files and stops cleanly', async () => {
+    const rules = join(dir, 'query-rules.toml')
+    // The store is unreachable: the runs fail (logged, counted), the alerter keeps running.
+    writeFileSync(rules, '[[rule]]\nname = "q1"\nkind = "query"\nsql = "SELECT 1 AS value"\ninterval = "1s"\n')
+    const config = join(dir, 'with-query-rules.toml')
+    writeFileSync(config, `[log]\nlevel = "error"\n[nats]\nservers = ["${nats.url}"]\n[rules]\nfiles = ["${rules}"]\n[store]\nurl = "http://127.0.0.1:9"\n[[receivers]]\nname = "default"\n[receivers.slack]\nwebhook_url = "http://127.0.0.1:9/hook"\n`)
+    const logged: string[] = []
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      logged.push(String(chunk))
+      return true
+    })
+    const clickhouseConsole = vi.spyOn(console, 'error').mockImplementation(() => undefined)
+    let result: Awaited<ReturnType<typeof runCli2>>
+    try {
+      result = await runCli2(config, 1_500)
+    } finally {
+      spy.mockRestore()
+      clickhouseConsole.mockRestore()
+    }
+    expect(result.err).toBe('')
+    expect(result.code).toBe(0)
+    // The runner ran the rule (against the unreachable store) at least once.
+    expect(logged.join('')).toContain('"rule":"q1"')
+    expect(logged.join('')).toContain('query rule failed')
   })
 })

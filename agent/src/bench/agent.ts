@@ -26,6 +26,7 @@ import {
   decodeBatch,
   ensureStreams,
   limitsFromConfig,
+  natsSchema,
   streamSchema,
   systemClock,
 } from '@tidewatch/shared'
@@ -36,14 +37,16 @@ interface Args {
   minutes: number
   intervalSecs: number
   rounds: number
+  /** Extra node flags for the agent process (e.g. "--max-old-space-size=32"), space-separated. */
+  nodeArgs: string[]
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { minutes: 3, intervalSecs: 10, rounds: 200 }
+  const args: Args = { minutes: 3, intervalSecs: 10, rounds: 100, nodeArgs: [] }
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]
     const value = Number(argv[i + 1])
-    const take = (key: keyof Args): void => {
+    const take = (key: 'minutes' | 'intervalSecs' | 'rounds'): void => {
       if (!Number.isFinite(value) || value <= 0) throw new Error(`${flag} needs a positive number`)
       args[key] = value
       i++
@@ -51,12 +54,16 @@ function parseArgs(argv: string[]): Args {
     if (flag === '--minutes') take('minutes')
     else if (flag === '--interval-secs') take('intervalSecs')
     else if (flag === '--rounds') take('rounds')
-    else if (flag === '--help' || flag === '-h') {
+    else if (flag === '--node-args') {
+      args.nodeArgs = (argv[i + 1] ?? '').split(' ').filter((a) => a !== '')
+      i++
+    } else if (flag === '--help' || flag === '-h') {
       process.stdout.write(
-        'bench:agent [--minutes 3] [--interval-secs 10] [--rounds 200]\n' +
+        'bench:agent [--minutes 3] [--interval-secs 10] [--rounds 100] [--node-args "..."]\n' +
           '  --minutes        how long the agent runs (default 3)\n' +
           '  --interval-secs  agent.interval and flush_interval (default 10)\n' +
-          '  --rounds         in-process collections timed for p50/p99 (default 200)\n',
+          '  --rounds         in-process collections timed for p50/p99, 300 ms apart (default 100)\n' +
+          '  --node-args      extra node flags for the agent process, space-separated\n',
       )
       process.exit(0)
     } else throw new Error(`unknown flag ${flag} (try --help)`)
@@ -106,7 +113,8 @@ async function collectionTimesInProcess(rounds: number): Promise<number[]> {
     const started = performance.now()
     await Promise.all(inputs.map((input) => input.gather(acc)))
     if (i >= 5) times.push(performance.now() - started) // the first rounds warm up the JIT
-    await new Promise((resolve) => setTimeout(resolve, 20))
+    // the cpu input waits until 250 ms have passed since its last reading (a rate needs a window)
+    await new Promise((resolve) => setTimeout(resolve, 300))
   }
   return times
 }
@@ -117,10 +125,12 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tidewatch-bench-agent-'))
   const logger = createLogger({ service: 'bench', level: 'silent' })
   const server = await startNatsServer()
-  const connection = await connectNats({ servers: [server.url], connect_timeout: 2000, reconnect_wait: 200 }, {
-    name: 'bench',
-    logger,
-  })
+  // the nats-server child would keep this process alive after an error
+  process.once('exit', () => void server.dispose())
+  const connection = await connectNats(
+    natsSchema.parse({ servers: [server.url], connect_timeout: '2s', reconnect_wait: '200ms' }),
+    { name: 'bench', logger },
+  )
   await ensureStreams(connection, [
     streamSchema({ name: 'METRICS', subjects: ['metrics.in.>'], max_age: '1h' }).parse({}),
   ])
@@ -135,7 +145,8 @@ async function main(): Promise<void> {
       batches++
       samples += batch.sampleCount
       for (const series of batch.series) {
-        if (series.name === 'agent.collection_duration_ms') reported.push(batch.values[series.offset] as number)
+        if (series.name === 'agent.collection_duration_ms')
+          reported.push(batch.values[series.offset] as number)
       }
     },
   })
@@ -158,7 +169,9 @@ async function main(): Promise<void> {
   process.stderr.write(
     `bench:agent: running node ${agentMain} for ${args.minutes} min at a ${args.intervalSecs} s interval (default inputs)\n`,
   )
-  const child = spawn(process.execPath, [agentMain, '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(process.execPath, [...args.nodeArgs, agentMain, '--config', config], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
   let stderr = ''
   child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-8000)))
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
@@ -211,6 +224,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`bench:agent: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+  process.stderr.write(
+    `bench:agent: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  )
   process.exitCode = 1
 })

@@ -48,8 +48,11 @@ export function selfMetricsInput(sources: SelfMetricsSources, inputNames: readon
       const agent = sources.agent()
       const delivery = sources.delivery()
       const spool = sources.spool()
-      const add = (name: keyof typeof SELF_SERIES, value: number, labels: Record<string, string> = {}): void =>
-        acc.add(name, labels, value, t)
+      const add = (
+        name: keyof typeof SELF_SERIES,
+        value: number,
+        labels: Record<string, string> = {},
+      ): void => acc.add(name, labels, value, t)
       add('agent.samples_collected_total', agent.samplesCollected)
       add('agent.samples_sent_total', delivery.sentSamples)
       add('agent.samples_dropped_total', delivery.droppedSamples + agent.droppedSamples)

@@ -207,7 +207,8 @@ export class DiskSpool implements BatchQueue {
       while (this.totalBytes + record.length > this.options.maxBytes && this.segments.length > 1) {
         const oldest = this.segments[0] as Segment
         if (oldest.records > 0) {
-          dropped.firstId ??= (await this.loadHead())?.batch.id
+          // the head's id when it is in memory; reading it here could itself change the segments
+          dropped.firstId ??= this.head?.batch.id
           dropped.batches += oldest.records
           dropped.samples += oldest.samples
         }
@@ -255,7 +256,8 @@ export class DiskSpool implements BatchQueue {
       this.cursorDirty = true
       await this.reclaim()
       const now = this.clock.now()
-      if (this.totalRecords === 0 || now - this.lastCursorWriteMs >= this.cursorSyncMs) await this.writeCursor()
+      if (this.totalRecords === 0 || now - this.lastCursorWriteMs >= this.cursorSyncMs)
+        await this.writeCursor()
     })
   }
 
@@ -428,10 +430,7 @@ function decodeBody(body: Buffer): QueuedBatch | undefined {
 }
 
 /** Walks valid records from `start`; `validEnd` is where the first bad one begins (or the end). */
-function scanSegment(
-  data: Buffer,
-  start: number,
-): { validEnd: number; records: number; samples: number } {
+function scanSegment(data: Buffer, start: number): { validEnd: number; records: number; samples: number } {
   let at = start
   let records = 0
   let samples = 0

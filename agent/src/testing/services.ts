@@ -79,7 +79,13 @@ export async function startRedisServer(options: { binary?: string; password?: st
   }
   child.stdout?.on('data', collect)
   child.stderr?.on('data', collect)
-  await waitForPort(port, 10_000, 'redis-server', watchExit(child, 'redis-server', () => output))
+  await waitForPort(port, 10_000, 'redis-server', watchExit(child, 'redis-server', () => output)).catch(
+    async (error: unknown) => {
+      await stopChild(child)
+      rmSync(dir, { recursive: true, force: true })
+      throw error
+    },
+  )
   return {
     port,
     dir,
@@ -152,7 +158,13 @@ export async function startRabbitmqServer(): Promise<RabbitmqHandle> {
   }
   child.stdout?.on('data', collect)
   child.stderr?.on('data', collect)
-  await waitForPort(managementPort, 60_000, 'rabbitmq management', watchExit(child, 'rabbitmq-server', () => output))
+  await waitForPort(managementPort, 60_000, 'rabbitmq management', watchExit(child, 'rabbitmq-server', () => output)).catch(
+    async (error: unknown) => {
+      await stopChild(child)
+      rmSync(dir, { recursive: true, force: true })
+      throw error
+    },
+  )
   const ctl = (...args: string[]): string => {
     const result = spawnSync(ctlBinary, ['-n', nodeName, ...args], { env, cwd: dir, encoding: 'utf8' })
     if (result.status !== 0) throw new Error(`rabbitmqctl ${args.join(' ')}: ${result.stdout}${result.stderr}`)

@@ -30,6 +30,8 @@ export interface ClickHouseHttpServerOptions {
   writer?: { user: string; password: string }
   limits?: ClickHouseHttpLimits
   logger: Logger
+  /** Answers paths other than `/` and `/ping` (the built-in dashboard); resolves false to fall through to 404. */
+  routes?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>
 }
 
 export interface ClickHouseHttpLimits {
@@ -41,6 +43,21 @@ export interface ClickHouseHttpLimits {
   maxRequestBodyBytes?: number
   /** Queries running in the engine at once; the rest wait their turn. Default 4. */
   maxConcurrentQueries?: number
+  /**
+   * Ceilings of every read-only request (everyone but the writer, and the writer's GETs), as
+   * ClickHouse's own settings; a request may lower them, never raise them. Default: none beyond
+   * maxExecutionTimeSecs (config `http.reader_limits` sets all three).
+   */
+  reader?: ReaderLimits
+}
+
+export interface ReaderLimits {
+  /** `max_execution_time`, seconds. */
+  maxExecutionTimeSecs?: number
+  /** `max_memory_usage`, bytes. */
+  maxMemoryUsage?: number
+  /** `max_rows_to_read`, rows. */
+  maxRowsToRead?: number
 }
 
 export interface ClickHouseHttpServer {
@@ -51,7 +68,13 @@ export interface ClickHouseHttpServer {
   close(): Promise<void>
 }
 
-const DEFAULT_LIMITS = {
+const DEFAULT_LIMITS: {
+  maxExecutionTimeSecs: number
+  maxResultBytes: number
+  maxRequestBodyBytes: number
+  maxConcurrentQueries: number
+  reader?: ReaderLimits
+} = {
   maxExecutionTimeSecs: 60,
   maxResultBytes: 256 * 1024 * 1024,
   maxRequestBodyBytes: 64 * 1024 * 1024,
@@ -136,6 +159,7 @@ export async function startClickHouseHttpServer(options: ClickHouseHttpServerOpt
       if (method !== 'GET' && method !== 'HEAD') throw ClickHouseHttpError.of(ErrorCode.STD_EXCEPTION, 'method not allowed', 405)
       return sendText(res, 200, 'Ok.\n')
     }
+    if (url.pathname !== '/' && options.routes !== undefined && (await options.routes(req, res))) return res.statusCode
     if (url.pathname !== '/') {
       req.resume()
       throw new ClickHouseHttpError(
@@ -187,6 +211,7 @@ export async function startClickHouseHttpServer(options: ClickHouseHttpServerOpt
         )
       }
       request.readonly = identity.writer ? 2 : 1
+      applyReaderLimits(settings, limits.reader)
     }
 
     const abort = new AbortController()
@@ -363,6 +388,19 @@ function requestSettings(params: URLSearchParams, limits: typeof DEFAULT_LIMITS)
   settings.max_execution_time = String(capped(settings.max_execution_time, limits.maxExecutionTimeSecs))
   settings.max_result_bytes = String(capped(settings.max_result_bytes, limits.maxResultBytes))
   return settings
+}
+
+/** Caps a read-only request's settings at the reader ceilings (before `readonly` locks them). */
+function applyReaderLimits(settings: Record<string, string>, reader: ReaderLimits | undefined): void {
+  if (reader === undefined) return
+  const ceilings: [string, number | undefined][] = [
+    ['max_execution_time', reader.maxExecutionTimeSecs],
+    ['max_memory_usage', reader.maxMemoryUsage],
+    ['max_rows_to_read', reader.maxRowsToRead],
+  ]
+  for (const [name, ceiling] of ceilings) {
+    if (ceiling !== undefined) settings[name] = String(capped(settings[name], ceiling))
+  }
 }
 
 /** The caller's value when it is a positive number under the ceiling; 0 means "no limit" in ClickHouse, so it gets the ceiling. */

@@ -65,7 +65,7 @@ export class BatchCommitter {
 
   private async sortRedelivered(redelivered: AcceptedMessage[], fresh: AcceptedMessage[]): Promise<void> {
     const seqs = redelivered.map((m) => m.message.seq)
-    const intents = await this.retry('look up intents', redelivered, () => this.options.intentLog.lookup(seqs))
+    const intents = await this.retry('look up intents', () => this.options.intentLog.lookup(seqs))
     const now = this.options.clock.now()
     for (const message of redelivered) {
       const intent = intents.get(message.message.seq)
@@ -110,13 +110,22 @@ export class BatchCommitter {
       this.options.resolver,
       Math.floor(startedMs / 1000),
     )
-    if (!options.intentRecorded) {
-      await this.retry('record intent', messages, () => this.options.intentLog.recordIntent(token, seqs))
+    // However long the store takes (a slow insert, an outage), JetStream must not hand these messages
+    // to another consumer while this batch may still commit: keep telling it they are in progress.
+    const keepAlive = setInterval(() => {
+      for (const m of messages) m.message.working()
+    }, this.options.workingIntervalMs)
+    try {
+      if (!options.intentRecorded) {
+        await this.retry('record intent', () => this.options.intentLog.recordIntent(token, seqs))
+      }
+      // Series rows first: a sample is never queryable by labels before its series row exists.
+      await this.retry('insert series', () => this.options.writeSeries(prepared.newSeries))
+      await this.retry('insert samples', () => this.options.sink.writeSamples(token, prepared.columns))
+      await this.retry('record commit', () => this.options.intentLog.recordCommit(token, seqs))
+    } finally {
+      clearInterval(keepAlive)
     }
-    // Series rows first: a sample is never queryable by labels before its series row exists.
-    await this.retry('insert series', messages, () => this.options.writeSeries(prepared.newSeries))
-    await this.retry('insert samples', messages, () => this.options.sink.writeSamples(token, prepared.columns))
-    await this.retry('record commit', messages, () => this.options.intentLog.recordCommit(token, seqs))
     for (const m of messages) m.message.ack()
     const counters = this.options.counters
     counters.batchesCommitted++
@@ -130,19 +139,13 @@ export class BatchCommitter {
   }
 
   /** Retries a store call until it succeeds, keeping the messages alive in JetStream meanwhile. */
-  private async retry<T>(what: string, messages: readonly AcceptedMessage[], operation: () => Promise<T>): Promise<T> {
-    let lastWorkingMs = this.options.clock.now()
+  private async retry<T>(what: string, operation: () => Promise<T>): Promise<T> {
     return retryUntilAborted(operation, {
       signal: this.options.signal,
       maxDelayMs: 5_000,
       onRetry: (error, attempt, delayMs) => {
         this.options.counters.storeErrors++
         this.options.logger.warn({ err: error, attempt, delay_ms: delayMs }, `store failed to ${what}; retrying`)
-        const now = this.options.clock.now()
-        if (now - lastWorkingMs >= this.options.workingIntervalMs) {
-          lastWorkingMs = now
-          for (const m of messages) m.message.working()
-        }
       },
     })
   }

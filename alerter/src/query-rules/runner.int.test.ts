@@ -180,4 +180,25 @@ describe('QueryRuleRunner against chDB (config/rules/web.toml: DESIGN.md questio
     release.shift()?.()
     await stopped
   })
+
+  it('publishes only while it holds the lease, and on takeover publishes what the holder may have missed', async () => {
+    let value = 90
+    const client = { query: async () => ({ json: async () => [{ value }] }) } as unknown as Store['client']
+    const publisher = new Collect()
+    const rule = { ...(rules[0] as QueryRule), forMs: 0 }
+    let holder = false
+    const runner = new QueryRuleRunner({ client, rules: [rule], publisher, logger, source: 't', publishWhen: async () => holder })
+    await runner.runOnce(rule)
+    expect(publisher.events).toEqual([])
+    expect(runner.counters.eventsSkipped).toBe(1)
+    value = 10
+    await runner.runOnce(rule)
+    // Takeover: the latest transition per alert (resolved) first, then this run's (none).
+    holder = true
+    await runner.runOnce(rule)
+    expect(publisher.events.map((e) => e.state)).toEqual(['resolved'])
+    value = 95
+    await runner.runOnce(rule)
+    expect(publisher.events.map((e) => e.state)).toEqual(['resolved', 'firing'])
+  })
 })

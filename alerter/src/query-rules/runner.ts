@@ -34,6 +34,11 @@ export interface QueryRuleRunnerOptions {
   source: string
   clock?: Clock
   timers?: Timers
+  /**
+   * Whether this replica publishes now (default: always). Every replica evaluates, so its `for`
+   * state is warm when it takes over; only the one holding the query-rules lease publishes.
+   */
+  publishWhen?: () => Promise<boolean>
 }
 
 export interface QueryRuleCounters {
@@ -41,6 +46,8 @@ export interface QueryRuleCounters {
   failures: number
   eventsPublished: number
   publishErrors: number
+  /** Transitions left to the replica holding the query-rules lease. */
+  eventsSkipped: number
 }
 
 /** Seconds since the epoch with milliseconds (`1700000000.123`): what `{now:DateTime64(3)}` takes, whatever the server's time zone. */
@@ -49,13 +56,15 @@ export function clickhouseTime(ms: number): string {
 }
 
 export class QueryRuleRunner {
-  readonly counters: QueryRuleCounters = { runs: 0, failures: 0, eventsPublished: 0, publishErrors: 0 }
+  readonly counters: QueryRuleCounters = { runs: 0, failures: 0, eventsPublished: 0, publishErrors: 0, eventsSkipped: 0 }
   private readonly evaluator: QueryRuleEvaluator
   private readonly clock: Clock
   private readonly timers: Timers
   private readonly handles = new Map<string, TimerHandle>()
   private readonly running = new Set<Promise<unknown>>()
   private stopped = true
+  /** Transitions computed while another replica held the query-rules lease: the latest per alert. */
+  private readonly unpublished = new Map<string, AlertEvent>()
 
   constructor(private readonly options: QueryRuleRunnerOptions) {
     this.evaluator = new QueryRuleEvaluator(options.rules, { source: options.source })
@@ -127,7 +136,29 @@ export class QueryRuleRunner {
     }
     const events = this.evaluator.evaluate(rule, rows, nowMs)
     const published: AlertEvent[] = []
-    for (const event of events) {
+    let toPublish = events
+    if (this.options.publishWhen !== undefined) {
+      // Asked every run (not only when there are transitions), so the holder keeps its lease.
+      let publish = false
+      try {
+        publish = await this.options.publishWhen()
+      } catch (error) {
+        logger.warn({ err: error, rule: rule.name }, 'cannot tell whether this replica publishes query-rule events; holding them')
+      }
+      if (!publish) {
+        // The holder publishes these. Keep the latest per alert anyway: should the holder die before
+        // publishing them, this replica publishes them once it takes over (the alerter drops what
+        // it already has, by event time and message id).
+        for (const event of events) this.unpublished.set(event.fingerprint, event)
+        this.counters.eventsSkipped += events.length
+        return published
+      }
+      if (this.unpublished.size > 0) {
+        toPublish = [...this.unpublished.values(), ...events]
+        this.unpublished.clear()
+      }
+    }
+    for (const event of toPublish) {
       try {
         await this.options.publisher.publish(event)
         this.counters.eventsPublished++

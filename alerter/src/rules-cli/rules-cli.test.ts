@@ -57,6 +57,29 @@ describe('check-rules', () => {
     expect(result.messages[0]).toContain(`${file}: ${message}`)
   })
 
+  it('lists every mistake of a file at once, each naming file, rule and key', () => {
+    const file = write(
+      'many.toml',
+      `[[rule]]\nname = "a"\nkind = "threshold"\nmetric = "cpu"\nop = "=>"\nthreshold = 1\nlabels = { v = "{{ $value }}" }\n\n` +
+        `[[rule]]\nname = "b"\nkind = "treshold"\n\n[[rule]]\nname = "c"\nkind = "query"\nfor = "-5s"\n\n` +
+        // Cross-key checks of a rule run once its keys are each valid.
+        `[[rule]]\nname = "d"\nkind = "threshold"\nmetric = "cpu"\naggregate = "avg"\nop = ">"\nthreshold = 1\nflap_window = "5m"\n`,
+    )
+    const result = checkRules([file], { env })
+    expect(result.ok).toBe(false)
+    expect(result.messages).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining(`${file}: rule "a": op: expected one of ">", ">=", "<", "<=", "==", "!=", found "=>" (line 5)`),
+        expect.stringContaining(`${file}: rule "d": window: aggregate = "avg" needs a window`),
+        expect.stringContaining(`${file}: rule "d": flap_threshold: flap_window and flap_threshold go together`),
+        expect.stringContaining(`${file}: rule "a": labels.v: invalid template "{{ $value }}": $value cannot be used here`),
+        expect.stringContaining(`${file}: rule "b": kind: expected kind = "threshold", "absent" or "query", found "treshold"`),
+        expect.stringContaining(`${file}: rule "c": sql: missing required key`),
+        expect.stringContaining(`${file}: rule "c": for: expected a duration`),
+      ]),
+    )
+  })
+
   it('reports a missing file and no files', () => {
     expect(checkRules([join(dir, 'nope.toml')], { env }).messages).toEqual([
       `${join(dir, 'nope.toml')}: rule file not found`,

@@ -57,6 +57,20 @@ export const natsSchema = z
     /** How long to wait for a connection before giving up on start; the client reconnects forever after. */
     connect_timeout: duration('5s'),
     reconnect_wait: duration('1s'),
+    /**
+     * TLS for the client connection: any key set turns it on (a `tls://` server URL does too).
+     * Paths of PEM files; no key is a secret (the key file stays a path the client reads).
+     */
+    tls: z
+      .strictObject({
+        /** CA that signed the server's certificate; default: the system's trusted CAs. */
+        ca_file: z.string().min(1).optional(),
+        /** Client certificate, for servers that verify clients (`verify: true`); needs key_file. */
+        cert_file: z.string().min(1).optional(),
+        /** Private key of cert_file. */
+        key_file: z.string().min(1).optional(),
+      })
+      .optional(),
   })
   .prefault({})
 
@@ -95,6 +109,11 @@ export const storeSchema = z
     /** `chdb://<dir>` for the embedded engine, `http(s)://host:8123` for a ClickHouse server. */
     url: z.string().default('chdb://./data/store'),
     database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('tidewatch'),
+    /**
+     * A ClickHouse cluster (`remote_servers`) to migrate on: `ON CLUSTER`, Replicated engines and
+     * Distributed tables under the same names. Default: none (one server, or the embedded engine).
+     */
+    cluster: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
     user: z.string().optional(),
     password: z.string().optional(),
     password_file: z.string().optional(),
@@ -349,6 +368,17 @@ export const aggregatorConfigSchema = z.strictObject({
       writer_user: z.string().optional(),
       writer_password: z.string().optional(),
       writer_password_file: z.string().optional(),
+      /** Ceilings of every read-only request, as ClickHouse's own settings; callers may only lower them. */
+      reader_limits: z
+        .strictObject({
+          /** Longest a read query may run. Default "60s". */
+          max_execution_time: duration('60s'),
+          /** Most memory one read query may use, bytes. Default 2147483648 (2 GiB). */
+          max_memory_usage: positiveInt(2 * 1024 * 1024 * 1024),
+          /** Most rows one read query may read from tables. Default 1000000000. */
+          max_rows_to_read: positiveInt(1_000_000_000),
+        })
+        .prefault({}),
     })
     .prefault({}),
   limits: wireLimitsSchema,
@@ -501,6 +531,17 @@ export const alerterConfigSchema = z.strictObject({
     .prefault({}),
   receivers: z.array(alerterReceiverSchema).default([]),
   inhibit_rules: z.array(alerterInhibitRuleSchema).default([]),
+  rules: z
+    .strictObject({
+      /** Rule files whose query rules (`kind = "query"`) this alerter runs against `store`; relative to the working directory. */
+      files: z.array(z.string().min(1)).default([]),
+    })
+    .prefault({}),
+  /**
+   * The store query rules read: the aggregator's read-only HTTP endpoint (embedded mode) or a
+   * ClickHouse server. Default "http://127.0.0.1:8123" (never chdb://: the aggregator owns that directory).
+   */
+  store: storeSchema.unwrap().extend({ url: z.string().default('http://127.0.0.1:8123') }).prefault({}),
 })
 
 export type AlerterConfig = z.output<typeof alerterConfigSchema>

@@ -2,13 +2,25 @@ export { createStore, parseStoreTarget, type Store, type StoreOptions, type Stor
 export {
   migrate,
   schemaDdl,
+  clusterSchemaDdl,
+  LOCAL_SUFFIX,
   ttlOfEngine,
   DEDUP_WINDOW,
   type MigrateOptions,
   type MigrateResult,
   type TableDdl,
   type EngineFeatures,
+  type SchemaOptions,
 } from './schema.js'
+export {
+  accessDdl,
+  migrateAccess,
+  sha256Hex,
+  DEFAULT_READER_LIMITS,
+  type AccessOptions,
+  type AccessUser,
+  type ReaderLimits,
+} from './access.js'
 export {
   hostSeriesQuery,
   groupAverageQuery,

@@ -4,7 +4,8 @@
  *
  *   BenchHost x 4,000 (1,000 of them role=web, region=us-west) ── 11 min of raw samples, 21 series a host
  *   1-minute rows for 30 days x rollup_series (CPU series of those web hosts), generated in SQL ──► samples_1m ──MV──► samples_1h
- *   OPTIMIZE FINAL, warm-up runs, then `runs` timed runs of each query (query + JSON decode)
+ *   OPTIMIZE FINAL, warm-up runs, then `runs` timed runs of each query: end to end (query + rows
+ *   decoded from JSON) and the engine alone (the same query with FORMAT Null)
  *
  * Questions (DESIGN.md): 2. average CPU of role=web, region=us-west over the last 10 minutes
  * (1,000 series x 10 min = 60,000 samples, raw tier); 1. one host's CPU over 30 days from the
@@ -179,20 +180,31 @@ async function main(): Promise<void> {
         })
       ).json<{ table: string; rows: number }>()
       let answer = ''
+      // End to end (query, rows out of chDB, JSON decoded in JS), then the engine alone (FORMAT Null:
+      // the same query, nothing formatted or moved), interleaved so both see the same machine load.
       const times: number[] = []
+      const engine: number[] = []
       for (let i = 0; i < WARMUP + RUNS; i++) {
-        const t0 = performance.now()
+        let t0 = performance.now()
         const rows = await (await client.query({ query, query_params: params, format: 'JSONEachRow' })).json()
         const elapsed = performance.now() - t0
-        if (i >= WARMUP) times.push(elapsed)
+        t0 = performance.now()
+        await client.command({ query: `${query}\nFORMAT Null`, query_params: params })
+        if (i >= WARMUP) {
+          times.push(elapsed)
+          engine.push(performance.now() - t0)
+        }
         answer = describe?.(rows) ?? ''
       }
       times.sort((a, b) => a - b)
+      engine.sort((a, b) => a - b)
       console.log(
         `${label}: ${answer}; planned reads ${plan.map((p) => `${p.table} ${p.rows} rows`).join(', ')}`,
       )
       console.log(`  p50 ${percentile(times, 50).toFixed(1)} ms`)
       console.log(`  p99 ${percentile(times, 99).toFixed(1)} ms`)
+      console.log(`  engine only (FORMAT Null) p50 ${percentile(engine, 50).toFixed(1)} ms`)
+      console.log(`  engine only (FORMAT Null) p99 ${percentile(engine, 99).toFixed(1)} ms`)
     }
     // Other processes on the machine skew the figures: print how busy it was.
     console.log(`load average during the runs: ${loadavg()[0]?.toFixed(2)} (${cpus().length} cores)`)

@@ -98,8 +98,10 @@ export function schemaDdl(
   database: string,
   retention: RetentionConfig,
   features: EngineFeatures = { allowDimensionsOutsideSortingKey: true },
+  options: SchemaOptions = {},
 ): TableDdl[] {
   assertDatabaseName(database)
+  if (options.cluster !== undefined) return clusterSchemaDdl(database, retention, features, options.cluster)
   const raw = retentionSeconds(retention.raw, 'retention.raw')
   const oneMinute = retentionSeconds(retention.rollup_1m, 'retention.rollup_1m')
   const oneHour = retentionSeconds(retention.rollup_1h, 'retention.rollup_1h')
@@ -215,9 +217,92 @@ TTL created + toIntervalDay(2)`,
   return [series, samplesRaw, samples1m, samples1h, samples1mMv, samples1hMv, samplesRange, ingestBatches]
 }
 
+export interface SchemaOptions {
+  /** ClickHouse cluster name (config `store.cluster`): see clusterSchemaDdl. Default: none. */
+  cluster?: string
+}
+
+/** ON CLUSTER, engine and setting substitutions of the cluster variant, by single-server text. */
+const REPLICATED_ENGINES: Record<string, string> = {
+  MergeTree: 'ReplicatedMergeTree',
+  AggregatingMergeTree: 'ReplicatedAggregatingMergeTree',
+}
+
+/** How each user-facing table is sharded in the cluster variant (an integer expression of a row). */
+const SHARDING_KEYS: Record<string, string> = {
+  series: 'series_id',
+  samples_raw: 'series_id',
+  samples_1m: 'series_id',
+  samples_1h: 'series_id',
+  ingest_batches: 'cityHash64(consumer)',
+}
+
+/** `<table>_local`: the per-shard table behind a Distributed table of the cluster variant. */
+export const LOCAL_SUFFIX = '_local'
+
+/**
+ * The schema for a ClickHouse cluster: the same statements as one server, with
+ *
+ * - `ON CLUSTER <cluster>` on every statement (each node runs it through the distributed DDL queue);
+ * - each table created as `<name>_local` with the Replicated variant of its engine, keyed in Keeper
+ *   by `/clickhouse/tables/{shard}/<database>/<name>_local` and `{replica}` (macros every node
+ *   defines), and `replicated_deduplication_window` in place of the non-replicated one;
+ * - a Distributed table under the table's own name over the `_local` tables, sharded by series_id
+ *   (ingest_batches by consumer), so readers and writers use the names they use on one server;
+ * - the materialized views reading and writing the `_local` tables on each shard (a series stays on
+ *   one shard, so its rollups are complete there), and the samples_range view reading the
+ *   Distributed tables.
+ *
+ * Writers must insert with `distributed_foreground_insert = 1` (the writer's settings profile sets
+ * it: see accessDdl) so an insert is on the shards, deduplication token included, when it returns.
+ */
+export function clusterSchemaDdl(database: string, retention: RetentionConfig, features: EngineFeatures, cluster: string): TableDdl[] {
+  assertIdentifier(cluster, 'store.cluster')
+  const db = database
+  const single = schemaDdl(database, retention, features)
+  const onCluster = ` ON CLUSTER ${cluster}`
+  const local = (name: string) => `${db}.${name}${LOCAL_SUFFIX}`
+  const out: TableDdl[] = []
+  for (const table of single) {
+    const head = /^(CREATE (?:TABLE IF NOT EXISTS|MATERIALIZED VIEW IF NOT EXISTS|OR REPLACE VIEW)) (\S+)/.exec(table.create)
+    if (head === null) throw new Error(`unexpected DDL for ${table.name}`)
+    const [, verb, qualified] = head
+    const rest = table.create.slice(head[0].length)
+    if (verb === 'CREATE TABLE IF NOT EXISTS') {
+      const engine = /\nENGINE = (\w+)\n/.exec(rest)?.[1] ?? ''
+      const replicated = REPLICATED_ENGINES[engine]
+      if (replicated === undefined) throw new Error(`no Replicated engine for ${engine} (${table.name})`)
+      const body = rest
+        .replace(`\nENGINE = ${engine}\n`, `\nENGINE = ${replicated}('/clickhouse/tables/{shard}/${db}/${table.name}${LOCAL_SUFFIX}', '{replica}')\n`)
+        .replace('non_replicated_deduplication_window', 'replicated_deduplication_window')
+      out.push({ ...table, name: `${table.name}${LOCAL_SUFFIX}`, create: `${verb} ${local(table.name)}${onCluster}${body}` })
+      out.push({
+        name: table.name,
+        create: `${verb} ${qualified}${onCluster} AS ${local(table.name)}
+ENGINE = Distributed(${cluster}, ${db}, ${table.name}${LOCAL_SUFFIX}, ${SHARDING_KEYS[table.name] ?? 'rand()'})`,
+      })
+    } else if (verb === 'CREATE MATERIALIZED VIEW IF NOT EXISTS') {
+      // On each shard: from the local source to the local target.
+      const body = rest.replace(/(TO|FROM) (\w+)\.(\w+)/g, (_, word: string, _db: string, name: string) => `${word} ${local(name)}`)
+      out.push({ ...table, create: `${verb} ${qualified}${onCluster}${body}` })
+    } else {
+      out.push({ ...table, create: `${verb} ${qualified}${onCluster}${rest}` })
+    }
+  }
+  return out
+}
+
+function assertIdentifier(name: string, key: string): void {
+  if (!IDENTIFIER.test(name)) {
+    throw new ConfigError(`${key}: expected an identifier ([A-Za-z_][A-Za-z0-9_]*), found "${name}"`, undefined, key, '[A-Za-z_][A-Za-z0-9_]*', name)
+  }
+}
+
 export interface MigrateOptions {
   retention: RetentionConfig
   logger?: Logger
+  /** Migrate on this ClickHouse cluster; default: the store's own `cluster` (config `store.cluster`). */
+  cluster?: string
 }
 
 export interface MigrateResult {
@@ -245,15 +330,18 @@ export function ttlOfEngine(engineFull: string): string | undefined {
  * retention when it differs. Safe to run on every start and from several processes.
  */
 export async function migrate(store: Store, options: MigrateOptions): Promise<MigrateResult> {
+  const cluster = options.cluster ?? store.cluster
+  const schemaOptions: SchemaOptions = cluster !== undefined ? { cluster } : {}
   // Validates names and retention (ConfigError) before touching the store.
-  schemaDdl(store.database, options.retention)
+  schemaDdl(store.database, options.retention, undefined, schemaOptions)
   const log = options.logger?.child({ component: 'store-migrate' })
   const db = store.database
+  const onCluster = cluster !== undefined ? ` ON CLUSTER ${cluster}` : ''
   const ttlChanged: string[] = []
   try {
     const features = await engineFeatures(store)
-    const statements = schemaDdl(db, options.retention, features)
-    await store.client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}` })
+    const statements = schemaDdl(db, options.retention, features, schemaOptions)
+    await store.client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}${onCluster}` })
     for (const table of statements) await store.client.command({ query: table.create })
     const result = await store.client.query({
       query: 'SELECT name, engine_full FROM system.tables WHERE database = {db:String}',
@@ -267,7 +355,7 @@ export async function migrate(store: Store, options: MigrateOptions): Promise<Mi
       if (table.ttl === undefined) continue
       const current = ttlOfEngine(engines.get(table.name) ?? '')
       if (current === table.ttl) continue
-      await store.client.command({ query: `ALTER TABLE ${db}.${table.name} MODIFY TTL ${table.ttl}` })
+      await store.client.command({ query: `ALTER TABLE ${db}.${table.name}${onCluster} MODIFY TTL ${table.ttl}` })
       ttlChanged.push(table.name)
       log?.info(
         { table: table.name, from: current, to: table.ttl },

@@ -20,6 +20,8 @@ export interface Store {
   kind: 'embedded' | 'server'
   /** The database holding tidewatch's tables (config `store.database`, default `tidewatch`). */
   database: string
+  /** The ClickHouse cluster migrations run `ON CLUSTER` (config `store.cluster`); undefined on one server. */
+  cluster?: string
   /** Closes the client (and the chDB session); safe to call twice. */
   close(): Promise<void>
 }
@@ -100,6 +102,15 @@ function resolvePassword(config: StoreConfig): string | undefined {
 export function createStore(config: StoreConfig, options: StoreOptions = {}): Store {
   const target = parseStoreTarget(config)
   assertDatabaseName(config.database)
+  if (config.cluster !== undefined && target.kind === 'embedded') {
+    throw new ConfigError(
+      'store.cluster: a cluster needs a ClickHouse server url (http(s)://), not the embedded engine',
+      undefined,
+      'store.cluster',
+      'no cluster with chdb://',
+      config.cluster,
+    )
+  }
   const log = options.logger?.child({ component: 'store' })
   let client: ClickHouseClient
   if (target.kind === 'embedded') {
@@ -132,6 +143,7 @@ export function createStore(config: StoreConfig, options: StoreOptions = {}): St
     client,
     kind: target.kind,
     database: config.database,
+    ...(config.cluster !== undefined ? { cluster: config.cluster } : {}),
     close: () => (closing ??= client.close()),
   }
 }

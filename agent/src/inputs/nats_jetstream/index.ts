@@ -42,6 +42,7 @@ export class NatsJetstreamInput implements Input {
         name: 'tidewatch-agent nats_jetstream input',
         connect_timeout: c.timeout,
         reconnect_wait: 1_000,
+        tls: {},
       },
       { name: 'tidewatch-agent nats_jetstream input', logger: this.log },
     )

@@ -19,7 +19,7 @@ describe('nats_jetstream input against a real nats-server', () => {
   beforeAll(async () => {
     server = await startNatsServer()
     nc = await connectNats(
-      { servers: [server.url], connect_timeout: 5_000, reconnect_wait: 500 },
+      { servers: [server.url], connect_timeout: 5_000, reconnect_wait: 500, tls: {} },
       { name: 'test', logger: testDeps.logger },
     )
     const jsm = await jetstreamManager(nc)

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir, uptime } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -56,5 +56,6 @@ describe('system input', () => {
     const b = recorder()
     await without.gather(b.acc)
     expect(b.samples.some((s) => s.name === 'system.users')).toBe(false)
+    rmSync(dir, { recursive: true, force: true })
   })
 })

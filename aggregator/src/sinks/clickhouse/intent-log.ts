@@ -56,7 +56,9 @@ export class IntentLog {
     const found = new Map<number, BatchIntent>()
     if (seqs.length === 0) return found
     const result = await this.client.query({
-      query: `SELECT token, any(seqs) AS seqs, max(committed) AS committed
+      // The alias must not be `seqs`: a ClickHouse server resolves `seqs` in WHERE to the alias, an
+      // aggregate there (code 184), where chDB in-process happened to take the column.
+      query: `SELECT token, any(seqs) AS batch_seqs, max(committed) AS committed
         FROM ${this.database}.ingest_batches
         WHERE consumer = {consumer:String} AND first_seq <= {max:UInt64} AND last_seq >= {min:UInt64}
           AND hasAny(seqs, {seqs:Array(UInt64)})
@@ -65,9 +67,9 @@ export class IntentLog {
       format: 'JSONEachRow',
       clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
     })
-    const rows = await result.json<{ token: string; seqs: number[]; committed: number }>()
+    const rows = await result.json<{ token: string; batch_seqs: number[]; committed: number }>()
     for (const row of rows) {
-      const intent: BatchIntent = { token: row.token, seqs: row.seqs.map(Number), committed: Number(row.committed) === 1 }
+      const intent: BatchIntent = { token: row.token, seqs: row.batch_seqs.map(Number), committed: Number(row.committed) === 1 }
       for (const seq of intent.seqs) found.set(seq, intent)
     }
     return found

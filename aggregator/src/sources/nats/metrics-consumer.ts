@@ -1,4 +1,5 @@
 import { Observable } from 'rxjs'
+import type { ClickHouseClient } from '@clickhouse/client'
 import {
   AckPolicy,
   DeliverPolicy,
@@ -62,6 +63,12 @@ export interface ConsumeOptions {
   /** Most bytes per pull; 0 = pulls are bounded by message count only. */
   pullMaxBytes: number
   inFlight?: InFlight
+  /**
+   * Highest stream sequence this consumer's intent log knows (committed or not) when the pipeline
+   * starts. A message at or below it, or at or below one already seen in this run, is marked
+   * `redelivered` even when JetStream says it is not, so the committer checks the intent log first.
+   */
+  seenUpToSeq?: () => Promise<number>
 }
 
 export function createInFlight(): InFlight {
@@ -97,6 +104,22 @@ export function consumeMetrics(
     }
     const hasRoom = (): boolean => inFlight.messages < maxMessages && inFlight.bytes < consume.maxInFlightBytes
 
+    let seenUpTo = 0
+    /**
+     * JetStream's own `redelivered` flag covers ack_wait expiry, nak and a restart of this process,
+     * not a consumer whose ack state was reset (deleted and re-created, or moved back with a start
+     * sequence): it hands out already-committed messages as first deliveries, in new groupings, and
+     * their new deduplication tokens would store them twice. A pull consumer delivers first
+     * deliveries in stream order, so a sequence not above every sequence seen before is one the
+     * intent log must be asked about.
+     */
+    const markSuspect = (message: JsMsg): void => {
+      if (message.seq <= seenUpTo && !message.redelivered) {
+        Object.defineProperty(message, 'redelivered', { value: true, configurable: true })
+      }
+      if (message.seq > seenUpTo) seenUpTo = message.seq
+    }
+
     const track = (message: JsMsg): void => {
       const size = message.data.length
       inFlight.messages++
@@ -123,6 +146,8 @@ export function consumeMetrics(
     }
 
     void (async () => {
+      // Read before the first pull (and not before the partition is claimed: the store may be down).
+      if (consume.seenUpToSeq !== undefined) seenUpTo = await consume.seenUpToSeq()
       const consumer = await manager.jetstream().consumers.get(options.stream, options.durableName)
       while (!stopped) {
         if (!hasRoom()) {
@@ -141,6 +166,7 @@ export function consumeMetrics(
           if (stopped) current.stop()
           for await (const message of current) {
             track(message)
+            markSuspect(message)
             subscriber.next(message)
             // A byte-bounded pull may deliver more messages than the room left: stop it there.
             if (inFlight.messages >= maxMessages) current.stop()
@@ -163,4 +189,19 @@ export function consumeMetrics(
       roomFreed()
     }
   })
+}
+
+/**
+ * Highest stream sequence any intent of `consumer` covers (0 when none): where first deliveries of
+ * this consumer must start to be new. Read when a partition's pipeline starts.
+ */
+export async function intentHighWaterSeq(client: ClickHouseClient, database: string, consumer: string): Promise<number> {
+  const result = await client.query({
+    query: `SELECT max(last_seq) AS seq FROM ${database}.ingest_batches WHERE consumer = {consumer:String}`,
+    query_params: { consumer },
+    format: 'JSONEachRow',
+    clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+  })
+  const rows = await result.json<{ seq: number }>()
+  return Number(rows[0]?.seq ?? 0)
 }

@@ -1,0 +1,436 @@
+import { tierFor, type RetentionConfig, type Tier } from '@tidewatch/shared'
+
+/**
+ * The dashboards' SQL, written once for two dialects:
+ *
+ *   panel builder (this file) ──► builtinDialect  ─► {from:DateTime64(3)} parameters, one tier picked in TS
+ *                              └─► grafanaDialect  ─► $__fromTime / $__toTime / $__interval_s macros,
+ *                                                     a UNION ALL of the three tiers, each branch guarded
+ *
+ * The tier rule (`dashboardTier`): the coarser of "by width" (up to 6 h: raw; up to 30 d: 1m;
+ * beyond: 1h) and "by age" (`tierFor`: the finest tier still holding `from`). Grafana cannot run
+ * TypeScript, so its SQL carries the same rule as constant conditions on the macros: ClickHouse
+ * folds the two false guards away and reads no part of those tables (as the `samples_range` view
+ * does). The test runs the Grafana SQL with the macros expanded as the plugin expands them.
+ */
+
+/** Ranges up to this wide read raw samples (the issue: "raw for hours"). 6 h, in ms. */
+export const RAW_MAX_RANGE_MS = 6 * 3600_000
+
+/** Bucket widths (s) never go below the tier's own resolution (raw: the agent's 10 s interval). */
+export const TIER_RESOLUTION_SECS: Record<Tier, number> = { raw: 10, '1m': 60, '1h': 3600 }
+
+/** Points a time series aims for across the range; the bucket is range / this, rounded up to the tier. */
+export const TARGET_POINTS = 240
+
+const TIER_ORDER: Tier[] = ['raw', '1m', '1h']
+
+/** The tier a dashboard reads for [from, to) at `now`: the coarser of the width rule and `tierFor`. */
+export function dashboardTier(fromMs: number, toMs: number, nowMs: number, retention: RetentionConfig): Tier {
+  const width = toMs - fromMs
+  const byWidth: Tier = width <= RAW_MAX_RANGE_MS ? 'raw' : width <= retention.rollup_1m ? '1m' : '1h'
+  const byAge = tierFor(fromMs, nowMs, retention)
+  return TIER_ORDER[Math.max(TIER_ORDER.indexOf(byWidth), TIER_ORDER.indexOf(byAge))] as Tier
+}
+
+/** Bucket width in seconds for a range read from `tier`: about TARGET_POINTS points, a whole multiple of the tier's resolution. */
+export function bucketSecs(fromMs: number, toMs: number, tier: Tier): number {
+  const resolution = TIER_RESOLUTION_SECS[tier]
+  const wanted = Math.max(1, Math.ceil((toMs - fromMs) / 1000 / TARGET_POINTS))
+  return Math.ceil(wanted / resolution) * resolution
+}
+
+/** How a dialect spells the time range, the bucket width, a variable and the tier choice. */
+export interface Dialect {
+  /** Database holding the tables (validated by the caller). */
+  db: string
+  /** SQL expressions of the range start and end (DateTime or DateTime64). */
+  from: string
+  to: string
+  /** SQL expression of the wanted bucket width in seconds (raised to the tier's resolution per branch). */
+  intervalSecs: string
+  /** A fixed tier (one branch), or `guarded`: all three, each under its guard. */
+  tier: Tier | 'guarded'
+  /** A String-typed SQL expression for a dashboard variable. */
+  variable(name: string): string
+  /** Retention the guards encode (guarded dialect only). */
+  retention: RetentionConfig
+}
+
+/** The built-in dashboard: query parameters `from`, `to` (DateTime64(3)), `step` (UInt32) and `{name:String}` variables. */
+export function builtinDialect(db: string, tier: Tier, retention: RetentionConfig): Dialect {
+  return {
+    db,
+    from: '{from:DateTime64(3)}',
+    to: '{to:DateTime64(3)}',
+    intervalSecs: '{step:UInt32}',
+    tier,
+    variable: (name) => `{${name}:String}`,
+    retention,
+  }
+}
+
+/** Grafana's ClickHouse plugin: `$__fromTime`, `$__toTime`, `$__interval_s` and `'${name}'` template variables. */
+export function grafanaDialect(db: string, retention: RetentionConfig): Dialect {
+  return {
+    db,
+    from: '$__fromTime',
+    to: '$__toTime',
+    // About TARGET_POINTS buckets whatever the panel's width ($__interval_s follows the pixel width).
+    intervalSecs: `greatest($__interval_s, intDiv(toUnixTimestamp($__toTime) - toUnixTimestamp($__fromTime), ${TARGET_POINTS}))`,
+    tier: 'guarded',
+    variable: (name) => `'\${${name}}'`,
+    retention,
+  }
+}
+
+/** The guard that is true exactly when `dashboardTier` picks `tier` (seconds; `now()` is the engine's clock). */
+export function tierGuardSql(d: Dialect, tier: Tier): string {
+  const width = `(toUnixTimestamp(${d.to}) - toUnixTimestamp(${d.from}))`
+  const age = `(toUnixTimestamp(now()) - toUnixTimestamp(${d.from}))`
+  const rawMax = Math.floor(RAW_MAX_RANGE_MS / 1000)
+  const rawAge = Math.floor(d.retention.raw / 1000)
+  const oneMinute = Math.floor(d.retention.rollup_1m / 1000)
+  const raw = `(${width} <= ${rawMax} AND ${age} <= ${rawAge})`
+  const minute = `(${width} <= ${oneMinute} AND ${age} <= ${oneMinute})`
+  if (tier === 'raw') return raw
+  if (tier === '1m') return `NOT ${raw} AND ${minute}`
+  return `NOT ${raw} AND NOT ${minute}`
+}
+
+/**
+ * Per series and bucket: metric, series_id, t (DateTime, bucket start), count, sum, min, max, last
+ * (the bucket's last value). One tier answers, so a (series_id, t) pair appears once: outer
+ * queries may read these rows as final. `where` filters metric and series (no time: added here).
+ */
+export function bucketed(d: Dialect, where: string): string {
+  const branch = (tier: Tier, guard: string | undefined): string => {
+    const bucket = `toDateTime(toStartOfInterval(ts, toIntervalSecond(greatest(${d.intervalSecs}, ${TIER_RESOLUTION_SECS[tier]}))))`
+    const range = `ts >= ${d.from} AND ts < ${d.to}`
+    const cond = [guard, where, range].filter((c) => c !== undefined).join(' AND ')
+    if (tier === 'raw') {
+      return `SELECT metric, series_id, ${bucket} AS t, count() AS count, sum(value) AS sum, min(value) AS min, max(value) AS max, argMax(value, ts) AS last
+  FROM ${d.db}.samples_raw WHERE ${cond} GROUP BY metric, series_id, t`
+    }
+    const table = tier === '1m' ? 'samples_1m' : 'samples_1h'
+    return `SELECT metric, series_id, ${bucket} AS t, sum(count) AS count, sum(sum) AS sum, min(min) AS min, max(max) AS max, max(last).2 AS last
+  FROM ${d.db}.${table} WHERE ${cond} GROUP BY metric, series_id, t`
+  }
+  if (d.tier !== 'guarded') return branch(d.tier, undefined)
+  return TIER_ORDER.map((tier) => branch(tier, tierGuardSql(d, tier))).join('\n  UNION ALL\n  ')
+}
+
+const quote = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`
+const metricIn = (metrics: readonly string[]): string =>
+  metrics.length === 1 ? `metric = ${quote(metrics[0] as string)}` : `metric IN (${metrics.map(quote).join(', ')})`
+
+/** Series of `metrics` whose labels match `labels` (label -> SQL expression). */
+function seriesOf(d: Dialect, metrics: readonly string[], labels: Record<string, string>): string {
+  const conds = Object.entries(labels).map(([label, expr]) => ` AND labels[${quote(label)}] = ${expr}`)
+  return `series_id IN (SELECT series_id FROM ${d.db}.series WHERE ${metricIn(metrics)}${conds.join('')})`
+}
+
+/** series_id -> labels of `metrics` (the series table is an AggregatingMergeTree: collapse unmerged rows). */
+function labelsOf(d: Dialect, metrics: readonly string[]): string {
+  return `(SELECT series_id, any(labels) AS labels FROM ${d.db}.series WHERE ${metricIn(metrics)} GROUP BY series_id)`
+}
+
+/** What a panel shows; the browser and Grafana draw it. */
+export type PanelKind =
+  /** Rows (t DateTime, series String, value Float64), one line per series. */
+  | 'timeseries'
+  /** Rows of named columns. */
+  | 'table'
+  /** One row of named numbers. */
+  | 'stat'
+
+export interface Panel {
+  id: string
+  title: string
+  kind: PanelKind
+  /** Axis unit: 'percent', 'bytes', 'bytes/s', 'count', '' */
+  unit: string
+  sql: string
+  /** Timeseries: whether to stack, or draw lines (default). */
+  description?: string
+}
+
+export interface Page {
+  id: 'fleet' | 'host' | 'queues' | 'tidewatch'
+  title: string
+  /** Variables the page's SQL uses, each with the SQL listing its values. */
+  variables: { name: string; label: string; sql: string }[]
+  panels: Panel[]
+}
+
+/** A gauge averaged per bucket, one line per series named by `name` (an SQL expression over metric and labels). */
+function gaugeSeries(d: Dialect, metrics: readonly string[], labels: Record<string, string>, name: string, value = 'sum / count'): string {
+  return `SELECT b.t AS t, ${name} AS series, ${value} AS value
+FROM (
+  ${bucketed(d, `${metricIn(metrics)} AND ${seriesOf(d, metrics, labels)}`)}
+) AS b
+ANY LEFT JOIN ${labelsOf(d, metrics)} AS s ON s.series_id = b.series_id
+ORDER BY series, t`
+}
+
+/** A counter's per-second rate per bucket (last value minus the previous bucket's; a reset counts as 0). */
+function rateSeries(d: Dialect, metrics: readonly string[], labels: Record<string, string>, name: string): string {
+  return `SELECT t, series, value FROM (
+  SELECT b.t AS t, ${name} AS series,
+    greatest(0, b.last - lagInFrame(b.last) OVER w) / greatest(1, toUnixTimestamp(b.t) - toUnixTimestamp(lagInFrame(b.t) OVER w)) AS value,
+    row_number() OVER w AS n
+  FROM (
+    ${bucketed(d, `${metricIn(metrics)} AND ${seriesOf(d, metrics, labels)}`)}
+  ) AS b
+  ANY LEFT JOIN ${labelsOf(d, metrics)} AS s ON s.series_id = b.series_id
+  WINDOW w AS (PARTITION BY b.series_id ORDER BY b.t ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+)
+WHERE n > 1
+ORDER BY series, t`
+}
+
+const CPU = 'cpu.usage_percent'
+const shortName = (prefix: string) => `replaceOne(b.metric, '${prefix}', '')`
+
+/** The host list for a host picker: every host that has a CPU series. */
+export function hostsSql(db: string): string {
+  return `SELECT DISTINCT labels['host'] AS host FROM ${db}.series WHERE metric = '${CPU}' ORDER BY host`
+}
+
+/** One host: CPU, memory, disk, network, load. Variable: host. */
+export function hostPage(d: Dialect): Page {
+  const host = { host: d.variable('host') }
+  return {
+    id: 'host',
+    title: 'Host',
+    variables: [{ name: 'host', label: 'host', sql: hostsSql(d.db) }],
+    panels: [
+      {
+        id: 'cpu',
+        title: 'CPU',
+        kind: 'timeseries',
+        unit: 'percent',
+        sql: gaugeSeries(d, ['cpu.usage_percent', 'cpu.user_percent', 'cpu.system_percent', 'cpu.iowait_percent'], host, shortName('cpu.')),
+      },
+      {
+        id: 'memory',
+        title: 'Memory',
+        kind: 'timeseries',
+        unit: 'bytes',
+        sql: gaugeSeries(d, ['mem.used_bytes', 'mem.available_bytes', 'mem.total_bytes'], host, shortName('mem.')),
+      },
+      {
+        id: 'disk',
+        title: 'Disk used (per mount point)',
+        kind: 'timeseries',
+        unit: 'percent',
+        sql: gaugeSeries(d, ['disk.used_percent'], host, `s.labels['mountpoint']`),
+      },
+      {
+        id: 'network',
+        title: 'Network (per interface)',
+        kind: 'timeseries',
+        unit: 'bytes/s',
+        sql: rateSeries(
+          d,
+          ['net.in_bytes_total', 'net.out_bytes_total'],
+          host,
+          `concat(s.labels['interface'], if(b.metric = 'net.in_bytes_total', ' in', ' out'))`,
+        ),
+      },
+      {
+        id: 'load',
+        title: 'Load average',
+        kind: 'timeseries',
+        unit: '',
+        sql: gaugeSeries(d, ['system.load1', 'system.load5', 'system.load15'], host, shortName('system.')),
+      },
+    ],
+  }
+}
+
+/**
+ * Per host CPU per bucket, with the host's region and pool: the base of the fleet panels. Read
+ * from the tier as partials of each host's single cpu.usage_percent series.
+ */
+function hostCpu(d: Dialect): string {
+  return `SELECT b.t AS t, s.labels['region'] AS region, s.labels['pool'] AS pool, b.series_id AS series_id, b.sum / b.count AS cpu
+  FROM (
+    ${bucketed(d, `metric = '${CPU}'`)}
+  ) AS b
+  ANY LEFT JOIN ${labelsOf(d, [CPU])} AS s ON s.series_id = b.series_id`
+}
+
+/** Fleet: per region average and p95 of hosts' CPU, hosts reporting and silent per region and pool. */
+export function fleetPage(d: Dialect): Page {
+  // "Reporting": a CPU sample in the 3 minutes before `to` (the 1-minute tier, so a range ending
+  // up to 30 days back works too). "Silent": reported in the 24 hours before `to`, not since.
+  const seen = `SELECT DISTINCT series_id FROM ${d.db}.samples_1m
+    WHERE metric = '${CPU}' AND ts >= ${d.to} - INTERVAL 3 MINUTE AND ts < ${d.to}`
+  const known = `SELECT DISTINCT series_id FROM ${d.db}.samples_1h
+    WHERE metric = '${CPU}' AND ts >= toStartOfHour(${d.to} - INTERVAL 24 HOUR) AND ts < ${d.to}
+    UNION DISTINCT
+    SELECT series_id FROM ${d.db}.samples_1m WHERE metric = '${CPU}' AND ts >= ${d.to} - INTERVAL 3 MINUTE AND ts < ${d.to}`
+  const hostStatus = `SELECT k.series_id AS series_id, r.series_id != 0 AS ok
+    FROM (${known}) AS k
+    LEFT JOIN (${seen}) AS r ON r.series_id = k.series_id`
+  return {
+    id: 'fleet',
+    title: 'Fleet',
+    variables: [],
+    panels: [
+      {
+        id: 'hosts',
+        title: 'Hosts',
+        kind: 'stat',
+        unit: 'count',
+        sql: `SELECT countIf(ok) AS reporting, countIf(NOT ok) AS silent FROM (${hostStatus})`,
+      },
+      {
+        id: 'cpu_avg',
+        title: 'Average CPU by region',
+        kind: 'timeseries',
+        unit: 'percent',
+        sql: `SELECT t, region AS series, avg(cpu) AS value FROM (${hostCpu(d)}) GROUP BY t, series ORDER BY series, t`,
+      },
+      {
+        id: 'cpu_p95',
+        title: 'p95 CPU by region (of hosts)',
+        kind: 'timeseries',
+        unit: 'percent',
+        sql: `SELECT t, region AS series, quantile(0.95)(cpu) AS value FROM (${hostCpu(d)}) GROUP BY t, series ORDER BY series, t`,
+      },
+      {
+        id: 'pools',
+        title: 'Pools',
+        kind: 'table',
+        unit: '',
+        sql: `SELECT s.labels['region'] AS region, s.labels['pool'] AS pool, count() AS hosts,
+    countIf(h.ok) AS reporting, countIf(NOT h.ok) AS silent,
+    round(avgIf(c.cpu, c.has = 1), 1) AS avg_cpu, round(quantileIf(0.95)(c.cpu, c.has = 1), 1) AS p95_cpu
+  FROM (${hostStatus}) AS h
+  ANY LEFT JOIN ${labelsOf(d, [CPU])} AS s ON s.series_id = h.series_id
+  LEFT JOIN (
+    SELECT series_id, sum(sum) / sum(count) AS cpu, toUInt8(1) AS has FROM (
+      ${bucketed(d, `metric = '${CPU}'`)}
+    ) GROUP BY series_id
+  ) AS c ON c.series_id = h.series_id
+  GROUP BY region, pool
+  ORDER BY region, pool`,
+      },
+    ],
+  }
+}
+
+/** Queue depth series the agent's inputs send, with the labels that name a queue. */
+export const QUEUE_METRICS: { metric: string; title: string; name: string }[] = [
+  { metric: 'rabbitmq.queue_messages', title: 'RabbitMQ queue depth', name: `concat(s.labels['vhost'], '/', s.labels['queue'])` },
+  { metric: 'jetstream.consumer_num_pending', title: 'JetStream consumer pending', name: `concat(s.labels['stream'], '/', s.labels['consumer'])` },
+  { metric: 'redis.list_length', title: 'Redis list length', name: `concat(s.labels['host'], ' ', s.labels['key'])` },
+  { metric: 'redis.stream_length', title: 'Redis stream length', name: `concat(s.labels['host'], ' ', s.labels['key'])` },
+]
+
+/** Queues: depth per queue over time (the largest in the bucket), and the deepest queues at the end of the range. */
+export function queuesPage(d: Dialect): Page {
+  const metrics = QUEUE_METRICS.map((q) => q.metric)
+  const nameOf = `multiIf(${QUEUE_METRICS.map((q) => `b.metric = '${q.metric}', ${q.name}`).join(', ')}, '')`
+  return {
+    id: 'queues',
+    title: 'Queues',
+    variables: [],
+    panels: [
+      ...QUEUE_METRICS.map(
+        (q): Panel => ({
+          id: q.metric.replace(/\./g, '_'),
+          title: q.title,
+          kind: 'timeseries',
+          unit: 'count',
+          sql: gaugeSeries(d, [q.metric], {}, q.name, 'max'),
+        }),
+      ),
+      {
+        id: 'deepest',
+        title: 'Deepest queues (last value in range)',
+        kind: 'table',
+        unit: '',
+        sql: `SELECT replaceOne(b.metric, '.', ' ') AS source, ${nameOf} AS queue, argMax(b.last, b.t) AS depth, max(b.max) AS max_depth
+FROM (
+  ${bucketed(d, metricIn(metrics))}
+) AS b
+ANY LEFT JOIN ${labelsOf(d, metrics)} AS s ON s.series_id = b.series_id
+GROUP BY b.metric, queue
+ORDER BY depth DESC
+LIMIT 20`,
+      },
+    ],
+  }
+}
+
+/**
+ * tidewatch itself, from what the store holds: samples stored per second (the rollups' counts),
+ * how far behind the newest sample is, the aggregator's consumer backlog, the DLQ and the ALERTS
+ * stream (from the agent's nats_jetstream input on the NATS server). The alerter's alert state
+ * is in JetStream KV, not in the store: the built-in dashboard's alerts page reads it.
+ */
+export function tidewatchPage(d: Dialect): Page {
+  const js = (metric: string, labels: Record<string, string>, name: string): string =>
+    gaugeSeries(
+      d,
+      [metric],
+      Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, quote(v)])),
+      name,
+      'max',
+    )
+  return {
+    id: 'tidewatch',
+    title: 'tidewatch',
+    variables: [],
+    panels: [
+      {
+        id: 'ingest',
+        title: 'Samples stored per second',
+        kind: 'timeseries',
+        unit: 'count',
+        sql: `SELECT t, 'samples/s' AS series, sum(count) / max(step) AS value
+FROM (
+  SELECT b.t AS t, b.count AS count, greatest(${d.intervalSecs}, 10) AS step FROM (
+  ${bucketed(d, '1 = 1')}
+  ) AS b
+)
+GROUP BY t ORDER BY t`,
+      },
+      {
+        id: 'freshness',
+        title: 'Newest sample',
+        kind: 'stat',
+        unit: 's',
+        sql: `SELECT dateDiff('second', max(ts), ${d.to}) AS behind_secs, count() AS samples_last_5m
+FROM ${d.db}.samples_raw WHERE ts >= ${d.to} - INTERVAL 5 MINUTE AND ts < ${d.to}`,
+      },
+      {
+        id: 'backlog',
+        title: 'Aggregator backlog (METRICS consumer pending)',
+        kind: 'timeseries',
+        unit: 'count',
+        sql: js('jetstream.consumer_num_pending', { stream: 'METRICS' }, `s.labels['consumer']`),
+      },
+      {
+        id: 'dlq',
+        title: 'Dead letters (DLQ stream messages)',
+        kind: 'timeseries',
+        unit: 'count',
+        sql: js('jetstream.stream_messages', { stream: 'DLQ' }, `'DLQ'`),
+      },
+      {
+        id: 'alerts',
+        title: 'Alert events (ALERTS stream messages)',
+        kind: 'timeseries',
+        unit: 'count',
+        sql: js('jetstream.stream_messages', { stream: 'ALERTS' }, `'ALERTS'`),
+      },
+    ],
+  }
+}
+
+export const PAGES = { fleet: fleetPage, host: hostPage, queues: queuesPage, tidewatch: tidewatchPage } as const
+export type PageId = keyof typeof PAGES

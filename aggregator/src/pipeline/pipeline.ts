@@ -92,7 +92,9 @@ async function deadLetter(rejected: RejectedMessage, options: PipelineOptions): 
       logger.warn({ err: error, attempt }, 'cannot publish to the dead-letter stream; retrying')
     },
   })
-  // Only once the dead letter is stored: `term` tells JetStream never to redeliver it.
-  rejected.message.term(rejected.reason)
+  // Only once the dead letter is stored: `term` tells JetStream never to redeliver it. No reason
+  // argument: nats-server 2.9 does not parse `+TERM <reason>` and would leave the message pending
+  // until ack_wait, filling max_ack_pending (the reason travels in the dead letter's headers).
+  rejected.message.term()
   counters.messagesDeadLettered++
 }

@@ -115,7 +115,9 @@ export class AlertConsumer {
     if (!parsed.ok) {
       this.stats.poison++
       this.logger.error({ subject: message.subject, seq: message.seq, reason: parsed.reason }, 'malformed alert event dropped')
-      message.term(parsed.reason)
+      // No reason argument: nats-server 2.9 does not parse `+TERM <reason>` and would keep the
+      // message pending until ack_wait (the reason is in the log line above).
+      message.term()
       return
     }
     try {

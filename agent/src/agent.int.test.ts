@@ -73,6 +73,8 @@ describe('agent -> JetStream, against a real nats-server', () => {
         'id = "int-agent"',
         'hostname = "i631"',
         `data_dir = "${join(dir, 'data')}"`,
+        // the agent's own series are tested in test/self.test.ts
+        'self_metrics = false',
         '[global_labels]',
         'env = "prod"',
         'region = "us-west"',
@@ -80,6 +82,15 @@ describe('agent -> JetStream, against a real nats-server', () => {
         `servers = ["${server.url}"]`,
         '[log]',
         'level = "warn"',
+        // only the cpu total and memory series, so the batch's content is known
+        '[inputs.cpu]',
+        'per_cpu = false',
+        '[inputs.disk]',
+        'enabled = false',
+        '[inputs.net]',
+        'enabled = false',
+        '[inputs.system]',
+        'enabled = false',
       ].join('\n'),
     )
     const first = await runAgentCli(['--config', config, '--once'])
@@ -94,14 +105,19 @@ describe('agent -> JetStream, against a real nats-server', () => {
       ['metrics.in.int-agent', 'int-agent:2'],
     ])
     const batch = decodeBatch(messages[0]!.data, limits, Date.now())
-    expect(batch).toMatchObject({ agentId: 'int-agent', seq: 1, sampleCount: 7 })
+    expect(batch).toMatchObject({ agentId: 'int-agent', seq: 1, sampleCount: 12 })
     const byName = new Map(batch.series.map((s) => [s.name, s]))
     expect([...byName.keys()].sort()).toEqual([
+      'cpu.idle_percent',
       'cpu.iowait_percent',
+      'cpu.steal_percent',
       'cpu.system_percent',
       'cpu.usage_percent',
       'cpu.user_percent',
       'mem.available_bytes',
+      'mem.cached_bytes',
+      'mem.swap_total_bytes',
+      'mem.swap_used_bytes',
       'mem.total_bytes',
       'mem.used_bytes',
     ])

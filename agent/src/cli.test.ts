@@ -16,7 +16,7 @@ describe('tidewatch-agent CLI', () => {
     const config = join(dir, 'agent.toml')
     writeFileSync(
       config,
-      `[agent]\nid = "cli-test"\nhostname = "i631"\ndata_dir = "${join(dir, 'data')}"\n\n[global_labels]\nenv = "prod"\n\n[nats]\nservers = ["nats://127.0.0.1:1"]\n`,
+      `[agent]\nid = "cli-test"\nhostname = "i631"\ndata_dir = "${join(dir, 'data')}"\n\n[global_labels]\nenv = "prod"\n\n[nats]\nservers = ["nats://127.0.0.1:1"]\n\n[inputs.cpu]\nper_cpu = false\n[inputs.disk]\nenabled = false\n[inputs.net]\nenabled = false\n[inputs.system]\nenabled = false\n`,
     )
     const run = await runAgentCli(['--config', config, '--once', '--dry-run'])
     expect(run.stderr).toBe('')
@@ -29,15 +29,20 @@ describe('tidewatch-agent CLI', () => {
       subject: 'metrics.in.cli-test',
       agent_id: 'cli-test',
       seq: 1,
-      sample_count: 7,
+      sample_count: 12,
     })
     expect(batch!.encoded_bytes).toBeGreaterThan(0)
     expect(batch!.series.map((s) => s.name).sort()).toEqual([
+      'cpu.idle_percent',
       'cpu.iowait_percent',
+      'cpu.steal_percent',
       'cpu.system_percent',
       'cpu.usage_percent',
       'cpu.user_percent',
       'mem.available_bytes',
+      'mem.cached_bytes',
+      'mem.swap_total_bytes',
+      'mem.swap_used_bytes',
       'mem.total_bytes',
       'mem.used_bytes',
     ])

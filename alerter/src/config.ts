@@ -45,6 +45,13 @@ export function planAlerter(config: AlerterConfig): AlerterPlan {
     }
   }
 
+  if (config.store.url.startsWith('chdb:')) {
+    // One process at a time may open a chDB directory, and the aggregator owns it.
+    throw new AlerterConfigError(
+      `store.url: expected an http(s):// URL (the aggregator's read-only endpoint or a ClickHouse server), found "${config.store.url}"`,
+      'store.url',
+    )
+  }
   const r = config.route
   needReceiver(r.receiver, 'route.receiver')
   const root: Route = {

@@ -55,6 +55,10 @@ describe('tidewatch-alerter silence', () => {
     const result = await cli('silence', 'list', '--config', bad)
     expect(result.code).toBe(2)
     expect(result.err).toContain('route.receiver: no receiver named "nobody"')
+    writeFileSync(bad, '[store]\nurl = "chdb://./data/store"\n')
+    const chdb = await cli('silence', 'list', '--config', bad)
+    expect(chdb.code).toBe(2)
+    expect(chdb.err).toContain(`${bad}: store.url: expected an http(s):// URL`)
   })
 })
 

@@ -16,7 +16,15 @@ import { join } from 'node:path'
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { startAggregator, type RunningAggregator } from '@tidewatch/aggregator'
-import { aggregatorConfigSchema, alerterConfigSchema, batchId, createLogger, encodeBatch, type MetricBatch, type NatsConnection } from '@tidewatch/shared'
+import {
+  aggregatorConfigSchema,
+  alerterConfigSchema,
+  batchId,
+  createLogger,
+  encodeBatch,
+  type MetricBatch,
+  type NatsConnection,
+} from '@tidewatch/shared'
 import { startNatsServer, type NatsServerHandle } from '@tidewatch/shared/testing'
 import { Agent } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -95,7 +103,10 @@ threshold = 80
 annotations.summary = "web CPU {{ $value }}%"
 `
 
-const logger = createLogger({ service: 'pipeline-e2e', level: (process.env.TEST_LOG_LEVEL ?? 'silent') as 'silent' })
+const logger = createLogger({
+  service: 'pipeline-e2e',
+  level: (process.env.TEST_LOG_LEVEL ?? 'silent') as 'silent',
+})
 const dir = mkdtempSync(join(tmpdir(), 'tidewatch-pipeline-e2e-'))
 let nats: NatsServerHandle
 let aggregator: RunningAggregator
@@ -109,7 +120,12 @@ let keepalive: ReturnType<typeof setInterval> | undefined
 /** Hosts whose heartbeat the keepalive publishes (so the pipeline is never silent as a whole). */
 const beating = new Set(['hb1', 'hb2'])
 
-async function publish(host: string, metric: string, values: number[], options: { startMs?: number; stepMs?: number; labels?: Record<string, string> } = {}): Promise<void> {
+async function publish(
+  host: string,
+  metric: string,
+  values: number[],
+  options: { startMs?: number; stepMs?: number; labels?: Record<string, string> } = {},
+): Promise<void> {
   const start = options.startMs ?? Date.now()
   const step = options.stepMs ?? 1_000
   seq++
@@ -117,12 +133,20 @@ async function publish(host: string, metric: string, values: number[], options: 
     agentId: `e2e-${host}`,
     seq,
     createdMs: Date.now(),
-    series: [{ name: metric, labels: { host, env: 'e2e', ...options.labels }, timestamps: values.map((_, i) => start + i * step), values }],
+    series: [
+      {
+        name: metric,
+        labels: { host, env: 'e2e', ...options.labels },
+        timestamps: values.map((_, i) => start + i * step),
+        values,
+      },
+    ],
   }
   await js.publish(`metrics.in.e2e-${host}`, encodeBatch(batch), { msgID: batchId(batch.agentId, seq) })
 }
 
-const messagesOf = (rule: string): ReceivedRequest[] => receiver.landed.filter((r) => JSON.stringify(r.body).includes(rule))
+const messagesOf = (rule: string): ReceivedRequest[] =>
+  receiver.landed.filter((r) => JSON.stringify(r.body).includes(rule))
 
 beforeAll(async () => {
   nats = await startNatsServer()
@@ -149,9 +173,17 @@ beforeAll(async () => {
     nats: { servers: [nats.url] },
     leases: { ttl: '2s' },
     notify: { retry_initial_delay: '50ms', retry_max_delay: '500ms' },
-    route: { receiver: 'slack', group_by: ['alertname', 'host'], group_wait: '0s', group_interval: '500ms', repeat_interval: '1h' },
+    route: {
+      receiver: 'slack',
+      group_by: ['alertname', 'host'],
+      group_wait: '0s',
+      group_interval: '500ms',
+      repeat_interval: '1h',
+    },
     receivers: [{ name: 'slack', slack: { webhook_url: receiver.webhookUrl } }],
-    inhibit_rules: [{ source_matchers: ['severity="critical"'], target_matchers: ['severity="warning"'], equal: ['host'] }],
+    inhibit_rules: [
+      { source_matchers: ['severity="critical"'], target_matchers: ['severity="warning"'], equal: ['host'] },
+    ],
     rules: { files: [rulesFile] },
     store: { url: aggregator.httpUrl },
   })
@@ -195,14 +227,23 @@ describe('metric batches -> aggregator -> ALERTS -> alerter -> Slack (real nats-
     const applied = alerter.consumerStats!.applied
     const t = Date.now()
     await publish('l1', 'load.avg1', [9, 9, 1], { startMs: t })
-    await until(() => aggregator.rulesCounters.eventsPublished >= before + 2, 10_000, 'pending and resolved events')
+    await until(
+      () => aggregator.rulesCounters.eventsPublished >= before + 2,
+      10_000,
+      'pending and resolved events',
+    )
     await until(() => alerter.consumerStats!.applied >= applied + 2, 10_000, 'the alerter to apply both')
     await sleep(1_000)
     expect(messagesOf('e2e_load_sustained')).toHaveLength(0)
   })
 
   it('a silenced alert sends nothing', async () => {
-    await alerter.silences!.add({ matchers: ['alertname="e2e_cpu_high"', 'host="s1"'], durationMs: 3_600_000, createdBy: 'test', comment: 'maintenance' })
+    await alerter.silences!.add({
+      matchers: ['alertname="e2e_cpu_high"', 'host="s1"'],
+      durationMs: 3_600_000,
+      createdBy: 'test',
+      comment: 'maintenance',
+    })
     await publish('s1', 'cpu.usage_percent', [99])
     await publish('s2', 'cpu.usage_percent', [99])
     await until(() => messagesOf('host=s2').length >= 1, 10_000, 'the message of the unsilenced host')

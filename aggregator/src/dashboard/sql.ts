@@ -98,23 +98,40 @@ export function tierGuardSql(d: Dialect, tier: Tier): string {
   return `NOT ${raw} AND NOT ${minute}`
 }
 
+/** Which partial aggregates a panel needs beyond count and sum: each one costs a column read and an aggregate per row. */
+export interface BucketColumns {
+  /** min and max. */
+  extremes?: boolean
+  /** The bucket's last value (counters' rates, "now" values). */
+  last?: boolean
+}
+
 /**
- * Per series and bucket: metric, series_id, t (DateTime, bucket start), count, sum, min, max, last
- * (the bucket's last value). One tier answers, so a (series_id, t) pair appears once: outer
- * queries may read these rows as final. `where` filters metric and series (no time: added here).
+ * Per series and bucket: name (the metric), series_id, t (DateTime, bucket start), count, sum and, when asked,
+ * min, max, last (the bucket's last value). One tier answers, so a (series_id, t) pair appears
+ * once: outer queries may read these rows as final. `where` filters metric and series (no time:
+ * added here).
  */
-export function bucketed(d: Dialect, where: string): string {
+export function bucketed(d: Dialect, where: string, columns: BucketColumns = {}): string {
   const branch = (tier: Tier, guard: string | undefined): string => {
-    const bucket = `toDateTime(toStartOfInterval(ts, toIntervalSecond(greatest(${d.intervalSecs}, ${TIER_RESOLUTION_SECS[tier]}))))`
-    const range = `ts >= ${d.from} AND ts < ${d.to}`
+    // Buckets by integer division of Unix seconds (the same edges as toStartOfInterval, measured
+    // 1.5-2x faster over millions of rows); grouped by series_id alone (metric is a function of it,
+    // and a LowCardinality key in the GROUP BY costs more than any()).
+    const step = `greatest(${d.intervalSecs}, ${TIER_RESOLUTION_SECS[tier]})`
+    const bucket = `intDiv(toUnixTimestamp(ts), ${step})`
+    // Rollup ts is DateTime: compare with DateTime bounds (a DateTime64 bound converts every row).
+    const range = tier === 'raw' ? `ts >= ${d.from} AND ts < ${d.to}` : `ts >= toDateTime(${d.from}) AND ts < toDateTime(${d.to})`
     const cond = [guard, where, range].filter((c) => c !== undefined).join(' AND ')
-    if (tier === 'raw') {
-      return `SELECT metric, series_id, ${bucket} AS t, count() AS count, sum(value) AS sum, min(value) AS min, max(value) AS max, argMax(value, ts) AS last
-  FROM ${d.db}.samples_raw WHERE ${cond} GROUP BY metric, series_id, t`
-    }
-    const table = tier === '1m' ? 'samples_1m' : 'samples_1h'
-    return `SELECT metric, series_id, ${bucket} AS t, sum(count) AS count, sum(sum) AS sum, min(min) AS min, max(max) AS max, max(last).2 AS last
-  FROM ${d.db}.${table} WHERE ${cond} GROUP BY metric, series_id, t`
+    const raw = tier === 'raw'
+    const aggs = [
+      raw ? 'count() AS count' : 'sum(count) AS count',
+      raw ? 'sum(value) AS sum' : 'sum(sum) AS sum',
+      ...(columns.extremes ? [raw ? 'min(value) AS min, max(value) AS max' : 'min(min) AS min, max(max) AS max'] : []),
+      ...(columns.last ? [raw ? 'argMax(value, ts) AS last' : 'max(last).2 AS last'] : []),
+    ].join(', ')
+    const table = raw ? 'samples_raw' : tier === '1m' ? 'samples_1m' : 'samples_1h'
+    return `SELECT any(metric) AS name, series_id, toDateTime(bucket * ${step}) AS t, ${aggs}
+  FROM ${d.db}.${table} WHERE ${cond} GROUP BY series_id, ${bucket} AS bucket`
   }
   if (d.tier !== 'guarded') return branch(d.tier, undefined)
   return TIER_ORDER.map((tier) => branch(tier, tierGuardSql(d, tier))).join('\n  UNION ALL\n  ')
@@ -167,7 +184,7 @@ export interface Page {
 function gaugeSeries(d: Dialect, metrics: readonly string[], labels: Record<string, string>, name: string, value = 'sum / count'): string {
   return `SELECT b.t AS t, ${name} AS series, ${value} AS value
 FROM (
-  ${bucketed(d, `${metricIn(metrics)} AND ${seriesOf(d, metrics, labels)}`)}
+  ${bucketed(d, `${metricIn(metrics)} AND ${seriesOf(d, metrics, labels)}`, { extremes: value !== 'sum / count' })}
 ) AS b
 ANY LEFT JOIN ${labelsOf(d, metrics)} AS s ON s.series_id = b.series_id
 ORDER BY series, t`
@@ -180,7 +197,7 @@ function rateSeries(d: Dialect, metrics: readonly string[], labels: Record<strin
     greatest(0, b.last - lagInFrame(b.last) OVER w) / greatest(1, toUnixTimestamp(b.t) - toUnixTimestamp(lagInFrame(b.t) OVER w)) AS value,
     row_number() OVER w AS n
   FROM (
-    ${bucketed(d, `${metricIn(metrics)} AND ${seriesOf(d, metrics, labels)}`)}
+    ${bucketed(d, `${metricIn(metrics)} AND ${seriesOf(d, metrics, labels)}`, { last: true })}
   ) AS b
   ANY LEFT JOIN ${labelsOf(d, metrics)} AS s ON s.series_id = b.series_id
   WINDOW w AS (PARTITION BY b.series_id ORDER BY b.t ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
@@ -190,7 +207,7 @@ ORDER BY series, t`
 }
 
 const CPU = 'cpu.usage_percent'
-const shortName = (prefix: string) => `replaceOne(b.metric, '${prefix}', '')`
+const shortName = (prefix: string) => `replaceOne(b.name, '${prefix}', '')`
 
 /** The host list for a host picker: every host that has a CPU series. */
 export function hostsSql(db: string): string {
@@ -235,7 +252,7 @@ export function hostPage(d: Dialect): Page {
           d,
           ['net.in_bytes_total', 'net.out_bytes_total'],
           host,
-          `concat(s.labels['interface'], if(b.metric = 'net.in_bytes_total', ' in', ' out'))`,
+          `concat(s.labels['interface'], if(b.name = 'net.in_bytes_total', ' in', ' out'))`,
         ),
       },
       {
@@ -249,31 +266,35 @@ export function hostPage(d: Dialect): Page {
   }
 }
 
-/**
- * Per host CPU per bucket, with the host's region and pool: the base of the fleet panels. Read
- * from the tier as partials of each host's single cpu.usage_percent series.
- */
+/** Per host CPU per bucket with the host's region: the base of the fleet's time series. Reads count and sum only. */
 function hostCpu(d: Dialect): string {
-  return `SELECT b.t AS t, s.labels['region'] AS region, s.labels['pool'] AS pool, b.series_id AS series_id, b.sum / b.count AS cpu
+  return `SELECT b.t AS t, s.labels['region'] AS region, b.sum / b.count AS cpu
   FROM (
     ${bucketed(d, `metric = '${CPU}'`)}
   ) AS b
   ANY LEFT JOIN ${labelsOf(d, [CPU])} AS s ON s.series_id = b.series_id`
 }
 
-/** Fleet: per region average and p95 of hosts' CPU, hosts reporting and silent per region and pool. */
+/**
+ * Fleet: per region the average and p95 of hosts' CPU over time (one scan of the tier: the two
+ * share a panel), hosts reporting and silent, and per region and pool the hosts, reporting,
+ * silent and CPU now.
+ *
+ * "Now" is the 5 minutes before `to`, read from the 1-minute tier whatever the range (so a range
+ * ending up to 30 days back works too). "Reporting": a CPU sample in the 3 minutes before `to`.
+ * "Silent": reported in the 24 hours before `to`, not since.
+ */
 export function fleetPage(d: Dialect): Page {
-  // "Reporting": a CPU sample in the 3 minutes before `to` (the 1-minute tier, so a range ending
-  // up to 30 days back works too). "Silent": reported in the 24 hours before `to`, not since.
-  const seen = `SELECT DISTINCT series_id FROM ${d.db}.samples_1m
-    WHERE metric = '${CPU}' AND ts >= ${d.to} - INTERVAL 3 MINUTE AND ts < ${d.to}`
+  const recent = `SELECT series_id, sum(sum) / sum(count) AS cpu, max(ts) >= toDateTime(${d.to}) - INTERVAL 3 MINUTE AS ok
+    FROM ${d.db}.samples_1m
+    WHERE metric = '${CPU}' AND ts >= toDateTime(${d.to}) - INTERVAL 5 MINUTE AND ts < toDateTime(${d.to})
+    GROUP BY series_id`
   const known = `SELECT DISTINCT series_id FROM ${d.db}.samples_1h
-    WHERE metric = '${CPU}' AND ts >= toStartOfHour(${d.to} - INTERVAL 24 HOUR) AND ts < ${d.to}
-    UNION DISTINCT
-    SELECT series_id FROM ${d.db}.samples_1m WHERE metric = '${CPU}' AND ts >= ${d.to} - INTERVAL 3 MINUTE AND ts < ${d.to}`
-  const hostStatus = `SELECT k.series_id AS series_id, r.series_id != 0 AS ok
+    WHERE metric = '${CPU}' AND ts >= toStartOfHour(toDateTime(${d.to}) - INTERVAL 24 HOUR) AND ts < toDateTime(${d.to})`
+  // join_use_nulls = 0: a host with no recent row gets ok = 0 and cpu = 0 (counted silent, not in the CPU figures).
+  const hostStatus = `SELECT k.series_id AS series_id, r.ok AS ok, r.cpu AS cpu
     FROM (${known}) AS k
-    LEFT JOIN (${seen}) AS r ON r.series_id = k.series_id`
+    LEFT JOIN (${recent}) AS r ON r.series_id = k.series_id`
   return {
     id: 'fleet',
     title: 'Fleet',
@@ -287,34 +308,29 @@ export function fleetPage(d: Dialect): Page {
         sql: `SELECT countIf(ok) AS reporting, countIf(NOT ok) AS silent FROM (${hostStatus})`,
       },
       {
-        id: 'cpu_avg',
-        title: 'Average CPU by region',
+        id: 'cpu',
+        title: 'CPU by region: average and p95 of hosts',
         kind: 'timeseries',
         unit: 'percent',
-        sql: `SELECT t, region AS series, avg(cpu) AS value FROM (${hostCpu(d)}) GROUP BY t, series ORDER BY series, t`,
-      },
-      {
-        id: 'cpu_p95',
-        title: 'p95 CPU by region (of hosts)',
-        kind: 'timeseries',
-        unit: 'percent',
-        sql: `SELECT t, region AS series, quantile(0.95)(cpu) AS value FROM (${hostCpu(d)}) GROUP BY t, series ORDER BY series, t`,
+        sql: `SELECT t, concat(region, ' ', stat.1) AS series, stat.2 AS value
+FROM (
+  SELECT t, region, avg(cpu) AS avg, quantile(0.95)(cpu) AS p95
+  FROM (${hostCpu(d)})
+  GROUP BY t, region
+)
+ARRAY JOIN [('avg', avg), ('p95', p95)] AS stat
+ORDER BY series, t`,
       },
       {
         id: 'pools',
-        title: 'Pools',
+        title: 'Pools now (last 5 minutes)',
         kind: 'table',
         unit: '',
         sql: `SELECT s.labels['region'] AS region, s.labels['pool'] AS pool, count() AS hosts,
     countIf(h.ok) AS reporting, countIf(NOT h.ok) AS silent,
-    round(avgIf(c.cpu, c.has = 1), 1) AS avg_cpu, round(quantileIf(0.95)(c.cpu, c.has = 1), 1) AS p95_cpu
+    round(avgIf(h.cpu, h.ok), 1) AS avg_cpu, round(quantileIf(0.95)(h.cpu, h.ok), 1) AS p95_cpu
   FROM (${hostStatus}) AS h
   ANY LEFT JOIN ${labelsOf(d, [CPU])} AS s ON s.series_id = h.series_id
-  LEFT JOIN (
-    SELECT series_id, sum(sum) / sum(count) AS cpu, toUInt8(1) AS has FROM (
-      ${bucketed(d, `metric = '${CPU}'`)}
-    ) GROUP BY series_id
-  ) AS c ON c.series_id = h.series_id
   GROUP BY region, pool
   ORDER BY region, pool`,
       },
@@ -324,7 +340,7 @@ export function fleetPage(d: Dialect): Page {
 
 /** Queue depth series the agent's inputs send, with the labels that name a queue. */
 export const QUEUE_METRICS: { metric: string; title: string; name: string }[] = [
-  { metric: 'rabbitmq.queue_messages', title: 'RabbitMQ queue depth', name: `concat(s.labels['vhost'], '/', s.labels['queue'])` },
+  { metric: 'rabbitmq.queue_messages', title: 'RabbitMQ queue depth', name: `if(s.labels['vhost'] = '/', s.labels['queue'], concat(s.labels['vhost'], '/', s.labels['queue']))` },
   { metric: 'jetstream.consumer_num_pending', title: 'JetStream consumer pending', name: `concat(s.labels['stream'], '/', s.labels['consumer'])` },
   { metric: 'redis.list_length', title: 'Redis list length', name: `concat(s.labels['host'], ' ', s.labels['key'])` },
   { metric: 'redis.stream_length', title: 'Redis stream length', name: `concat(s.labels['host'], ' ', s.labels['key'])` },
@@ -333,7 +349,7 @@ export const QUEUE_METRICS: { metric: string; title: string; name: string }[] = 
 /** Queues: depth per queue over time (the largest in the bucket), and the deepest queues at the end of the range. */
 export function queuesPage(d: Dialect): Page {
   const metrics = QUEUE_METRICS.map((q) => q.metric)
-  const nameOf = `multiIf(${QUEUE_METRICS.map((q) => `b.metric = '${q.metric}', ${q.name}`).join(', ')}, '')`
+  const nameOf = `multiIf(${QUEUE_METRICS.map((q) => `b.name = '${q.metric}', ${q.name}`).join(', ')}, '')`
   return {
     id: 'queues',
     title: 'Queues',
@@ -353,12 +369,12 @@ export function queuesPage(d: Dialect): Page {
         title: 'Deepest queues (last value in range)',
         kind: 'table',
         unit: '',
-        sql: `SELECT replaceOne(b.metric, '.', ' ') AS source, ${nameOf} AS queue, argMax(b.last, b.t) AS depth, max(b.max) AS max_depth
+        sql: `SELECT replaceOne(b.name, '.', ' ') AS source, ${nameOf} AS queue, argMax(b.last, b.t) AS depth, max(b.max) AS max_depth
 FROM (
-  ${bucketed(d, metricIn(metrics))}
+  ${bucketed(d, metricIn(metrics), { extremes: true, last: true })}
 ) AS b
 ANY LEFT JOIN ${labelsOf(d, metrics)} AS s ON s.series_id = b.series_id
-GROUP BY b.metric, queue
+GROUP BY b.name, queue
 ORDER BY depth DESC
 LIMIT 20`,
       },

@@ -176,7 +176,6 @@ FROM (
       clickhouse_settings: { max_block_size: '1000000', min_insert_block_size_rows: '4000000', min_insert_block_size_bytes: '0' },
     })
     rollupRows += count
-    if (process.env.GEN_DEBUG) console.log("rollup chunk", first, count, Math.round(performance.now()))
   }
   const ticks = Math.floor((nowSec - rawStartSec) / 10)
   const tick = `(${rawStartSec} + n.number * 10)`
@@ -187,7 +186,6 @@ FROM ${gen} AS g CROSS JOIN numbers(${ticks}) AS n
 WHERE ${alive(tick)} AND ${tick} + g.phase * 9.99 < ${nowSec}`,
     clickhouse_settings: { max_block_size: '1000000', min_insert_block_size_rows: '1000000' },
   })
-  if (process.env.GEN_DEBUG) console.log("raw done", Math.round(performance.now()))
   await store.client.command({ query: `DROP TABLE ${gen}` })
   return { series: series.length, rawSamples: ticks * series.length, rollupRows: rollupRows * series.length }
 }

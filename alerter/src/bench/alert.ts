@@ -17,7 +17,13 @@ import { join } from 'node:path'
 import { jetstream } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { startAggregator } from '@tidewatch/aggregator'
-import { aggregatorConfigSchema, alerterConfigSchema, batchId, createLogger, encodeBatch } from '@tidewatch/shared'
+import {
+  aggregatorConfigSchema,
+  alerterConfigSchema,
+  batchId,
+  createLogger,
+  encodeBatch,
+} from '@tidewatch/shared'
 import { startNatsServer } from '@tidewatch/shared/testing'
 import { Alerter } from '../alerter.js'
 import { SlackReceiver } from '../testing/slack-receiver.js'
@@ -62,7 +68,12 @@ const total = warmup + events
 for (let i = 0; i < total; i++) {
   const host = `h${i}`
   const now = Date.now()
-  const batch = { agentId: host, seq: 1, createdMs: now, series: [{ name: 'cpu.usage_percent', labels: { host }, timestamps: [now], values: [95] }] }
+  const batch = {
+    agentId: host,
+    seq: 1,
+    createdMs: now,
+    series: [{ name: 'cpu.usage_percent', labels: { host }, timestamps: [now], values: [95] }],
+  }
   const payload = encodeBatch(batch)
   publishedAt.set(host, Date.now())
   await js.publish(`metrics.in.${host}`, payload, { msgID: batchId(host, 1) })
@@ -76,7 +87,8 @@ for (const request of receiver.landed) {
   latencies.push(request.atMs - (publishedAt.get(host) ?? NaN))
 }
 latencies.sort((a, b) => a - b)
-const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] as number
+const pct = (p: number) =>
+  latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] as number
 process.stdout.write(`alerts ${latencies.length} (sample publish -> Slack request; aggregator + alerter)\n`)
 process.stdout.write(`p50 ${pct(50).toFixed(1)} ms\n`)
 process.stdout.write(`p99 ${pct(99).toFixed(1)} ms\n`)

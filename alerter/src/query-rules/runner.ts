@@ -56,7 +56,13 @@ export function clickhouseTime(ms: number): string {
 }
 
 export class QueryRuleRunner {
-  readonly counters: QueryRuleCounters = { runs: 0, failures: 0, eventsPublished: 0, publishErrors: 0, eventsSkipped: 0 }
+  readonly counters: QueryRuleCounters = {
+    runs: 0,
+    failures: 0,
+    eventsPublished: 0,
+    publishErrors: 0,
+    eventsSkipped: 0,
+  }
   private readonly evaluator: QueryRuleEvaluator
   private readonly clock: Clock
   private readonly timers: Timers
@@ -143,7 +149,10 @@ export class QueryRuleRunner {
       try {
         publish = await this.options.publishWhen()
       } catch (error) {
-        logger.warn({ err: error, rule: rule.name }, 'cannot tell whether this replica publishes query-rule events; holding them')
+        logger.warn(
+          { err: error, rule: rule.name },
+          'cannot tell whether this replica publishes query-rule events; holding them',
+        )
       }
       if (!publish) {
         // The holder publishes these. Keep the latest per alert anyway: should the holder die before

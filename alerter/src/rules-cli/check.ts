@@ -16,9 +16,13 @@ export function checkRules(
   options: { env?: NodeJS.ProcessEnv } = {},
 ): CheckRulesResult {
   if (files.length === 0) return { ok: false, messages: ['check-rules: no rule files given'], rules: [] }
-  const { rules, issues } = checkRuleFiles(files, options)
+  // `config/rules/*.toml` also matches the rule tests beside the rules: those are test-rules' input.
+  const tests = files.filter((file) => file.endsWith('.test.toml'))
+  const ruleFiles = files.filter((file) => !file.endsWith('.test.toml'))
+  const { rules, issues } = checkRuleFiles(ruleFiles, options)
   const messages = issues.map(formatRuleIssue)
-  for (const file of files) {
+  for (const file of tests) messages.push(`${file}: skipped, a rule test file (run it with test-rules)`)
+  for (const file of ruleFiles) {
     if (issues.some((issue) => issue.file === file)) continue
     const own = rules.filter((rule) => rule.file === file)
     const kinds = (['threshold', 'absent', 'query'] as const).map(
@@ -26,5 +30,7 @@ export function checkRules(
     )
     messages.push(`${file}: OK, ${own.length} rule${own.length === 1 ? '' : 's'} (${kinds.join(', ')})`)
   }
+  if (ruleFiles.length === 0)
+    return { ok: false, messages: [...messages, 'check-rules: no rule files given'], rules }
   return { ok: issues.length === 0, messages, rules }
 }

@@ -80,6 +80,14 @@ describe('check-rules', () => {
     )
   })
 
+  it('skips the rule test files a glob such as config/rules/*.toml also matches', () => {
+    const files = [join(CONFIG, 'host.test.toml'), join(CONFIG, 'host.toml'), join(CONFIG, 'web.toml')]
+    const result = checkRules(files, { env })
+    expect(result.ok).toBe(true)
+    expect(result.messages[0]).toBe(`${files[0]}: skipped, a rule test file (run it with test-rules)`)
+    expect(checkRules([files[0] as string], { env }).ok).toBe(false)
+  })
+
   it('reports a missing file and no files', () => {
     expect(checkRules([join(dir, 'nope.toml')], { env }).messages).toEqual([
       `${join(dir, 'nope.toml')}: rule file not found`,

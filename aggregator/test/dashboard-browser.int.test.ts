@@ -22,10 +22,30 @@ const STEP_MS = 30_000
 const SPAN_MS = 2 * 3600_000
 
 const HOSTS: Array<{ host: string; labels: Labels; busy: number; silentForMs: number }> = [
-  { host: 'web-1', labels: { env: 'prod', region: 'us-west', pool: 'web-a', role: 'web' }, busy: 35, silentForMs: 0 },
-  { host: 'web-2', labels: { env: 'prod', region: 'us-west', pool: 'web-a', role: 'web' }, busy: 55, silentForMs: 0 },
-  { host: 'db-1', labels: { env: 'prod', region: 'eu-west', pool: 'db-a', role: 'db' }, busy: 20, silentForMs: 0 },
-  { host: 'db-2', labels: { env: 'prod', region: 'eu-west', pool: 'db-a', role: 'db' }, busy: 25, silentForMs: 20 * 60_000 },
+  {
+    host: 'web-1',
+    labels: { env: 'prod', region: 'us-west', pool: 'web-a', role: 'web' },
+    busy: 35,
+    silentForMs: 0,
+  },
+  {
+    host: 'web-2',
+    labels: { env: 'prod', region: 'us-west', pool: 'web-a', role: 'web' },
+    busy: 55,
+    silentForMs: 0,
+  },
+  {
+    host: 'db-1',
+    labels: { env: 'prod', region: 'eu-west', pool: 'db-a', role: 'db' },
+    busy: 20,
+    silentForMs: 0,
+  },
+  {
+    host: 'db-2',
+    labels: { env: 'prod', region: 'eu-west', pool: 'db-a', role: 'db' },
+    busy: 25,
+    silentForMs: 20 * 60_000,
+  },
 ]
 
 /** One host's batch of agent series (names and labels as agent/src/inputs send them) over [startMs, endMs). */
@@ -49,19 +69,39 @@ function hostBatch(h: (typeof HOSTS)[number], seq: number, startMs: number, endM
   add('mem.total_bytes', {}, () => memTotal)
   add('mem.used_bytes', {}, (t) => memTotal * (0.5 + 0.1 * wave(t, 3600_000) + 0.02 * noise(t, 2)))
   add('mem.available_bytes', {}, (t) => memTotal * (0.5 - 0.1 * wave(t, 3600_000) - 0.02 * noise(t, 2)))
-  add('disk.used_percent', { mountpoint: '/', device: 'sda1', fstype: 'ext4' }, (t) => 41 + (t - startMs) / 3600_000)
-  add('disk.used_percent', { mountpoint: '/data', device: 'sdb1', fstype: 'ext4' }, (t) => 63 + 0.5 * noise(t, 5))
+  add(
+    'disk.used_percent',
+    { mountpoint: '/', device: 'sda1', fstype: 'ext4' },
+    (t) => 41 + (t - startMs) / 3600_000,
+  )
+  add(
+    'disk.used_percent',
+    { mountpoint: '/data', device: 'sdb1', fstype: 'ext4' },
+    (t) => 63 + 0.5 * noise(t, 5),
+  )
   // Counters: a steady rate plus a slow wave (its slope stays well under the rate, so they only grow).
-  add('net.in_bytes_total', { interface: 'eth0' }, (t) => Math.floor((t / 1000) * 2_000_000 + 1e8 * wave(t, 2400_000)))
-  add('net.out_bytes_total', { interface: 'eth0' }, (t) => Math.floor((t / 1000) * 1_200_000 + 4e7 * wave(t, 1800_000, 1)))
+  add('net.in_bytes_total', { interface: 'eth0' }, (t) =>
+    Math.floor((t / 1000) * 2_000_000 + 1e8 * wave(t, 2400_000)),
+  )
+  add('net.out_bytes_total', { interface: 'eth0' }, (t) =>
+    Math.floor((t / 1000) * 1_200_000 + 4e7 * wave(t, 1800_000, 1)),
+  )
   add('system.load1', {}, (t) => (cpu(t) / 100) * 8)
   add('system.load5', {}, (t) => (h.busy / 100) * 8 + 0.3 * wave(t, 1800_000))
   add('system.load15', {}, () => (h.busy / 100) * 8)
   if (h.host === 'web-1') {
-    for (const [queue, depth] of [['orders', 120], ['emails', 40], ['billing', 15]] as const) {
-      add('rabbitmq.queue_messages', { vhost: '/', queue }, (t) => Math.max(0, depth * (1 + wave(t, 1200_000, depth)) + 5 * noise(t, 4)))
+    for (const [queue, depth] of [
+      ['orders', 120],
+      ['emails', 40],
+      ['billing', 15],
+    ] as const) {
+      add('rabbitmq.queue_messages', { vhost: '/', queue }, (t) =>
+        Math.max(0, depth * (1 + wave(t, 1200_000, depth)) + 5 * noise(t, 4)),
+      )
     }
-    add('jetstream.consumer_num_pending', { stream: 'METRICS', consumer: 'aggregator' }, (t) => Math.max(0, 30 * noise(t, 6)))
+    add('jetstream.consumer_num_pending', { stream: 'METRICS', consumer: 'aggregator' }, (t) =>
+      Math.max(0, 30 * noise(t, 6)),
+    )
   }
   return { agentId: h.host, seq, createdMs: endMs, series }
 }
@@ -95,7 +135,10 @@ describe('built-in dashboard in headless Chromium', () => {
     }
     await waitFor(
       async () => {
-        const rs = await aggregator.store.client.query({ query: 'SELECT count() AS n FROM tidewatch.samples_raw', format: 'JSONEachRow' })
+        const rs = await aggregator.store.client.query({
+          query: 'SELECT count() AS n FROM tidewatch.samples_raw',
+          format: 'JSONEachRow',
+        })
         return Number(((await rs.json<{ n: number }>())[0] ?? { n: 0 }).n)
       },
       (n) => n >= expected,
@@ -139,7 +182,14 @@ describe('built-in dashboard in headless Chromium', () => {
         updatedAtMs: nowMs - 3600_000,
       }),
     )
-    await nflog.put('slack-ops.abc123', JSON.stringify({ groupKey: '{alertname="HighCPU"}', firing: { f1: nowMs - 15 * 60_000 }, lastSentMs: nowMs - 14 * 60_000 }))
+    await nflog.put(
+      'slack-ops.abc123',
+      JSON.stringify({
+        groupKey: '{alertname="HighCPU"}',
+        firing: { f1: nowMs - 15 * 60_000 },
+        lastSentMs: nowMs - 14 * 60_000,
+      }),
+    )
 
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] })
   })
@@ -153,10 +203,15 @@ describe('built-in dashboard in headless Chromium', () => {
   })
 
   /** Opens a page with a fresh context; collects console errors and page errors. */
-  async function open(hash: string, options: { fakeClock?: boolean } = {}): Promise<{ page: Page; errors: string[] }> {
+  async function open(
+    hash: string,
+    options: { fakeClock?: boolean } = {},
+  ): Promise<{ page: Page; errors: string[] }> {
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } })
     // Offline: nothing but the aggregator may be fetched (no CDN).
-    await context.route(/.*/, (route) => (route.request().url().startsWith(url) ? route.continue() : route.abort()))
+    await context.route(/.*/, (route) =>
+      route.request().url().startsWith(url) ? route.continue() : route.abort(),
+    )
     const page = await context.newPage()
     const errors: string[] = []
     page.on('console', (m) => {
@@ -170,7 +225,9 @@ describe('built-in dashboard in headless Chromium', () => {
     return { page, errors }
   }
 
-  async function panels(page: Page): Promise<Array<{ id: string; kind: string; state: string; rows: number; canvases: number }>> {
+  async function panels(
+    page: Page,
+  ): Promise<Array<{ id: string; kind: string; state: string; rows: number; canvases: number }>> {
     return page.$$eval('section.panel', (els) =>
       els.map((el) => ({
         id: el.getAttribute('data-panel') ?? '',
@@ -204,9 +261,13 @@ describe('built-in dashboard in headless Chromium', () => {
 
   it('fleet: counts the silent host and lists pools', async () => {
     const { page, errors } = await open('#/fleet?range=3600000&refresh=0')
-    const stats = await page.$$eval('section[data-panel="hosts"] .stat b', (els) => els.map((e) => e.textContent))
+    const stats = await page.$$eval('section[data-panel="hosts"] .stat b', (els) =>
+      els.map((e) => e.textContent),
+    )
     expect(stats).toEqual(['3', '1'])
-    const pools = await page.$$eval('section[data-panel="pools"] tbody tr', (rows) => rows.map((r) => r.textContent))
+    const pools = await page.$$eval('section[data-panel="pools"] tbody tr', (rows) =>
+      rows.map((r) => r.textContent),
+    )
     expect(pools.length).toBe(2)
     expect(errors).toEqual([])
     await page.context().close()
@@ -226,14 +287,25 @@ describe('built-in dashboard in headless Chromium', () => {
       }
       page.on('request', onRequest)
       await page.selectOption('#range', range)
-      await page.waitForFunction(`document.body.dataset.tier === '${tier}' && document.body.dataset.loaded === 'true'`, undefined, { timeout: 20_000 })
+      await page.waitForFunction(
+        `document.body.dataset.tier === '${tier}' && document.body.dataset.loaded === 'true'`,
+        undefined,
+        { timeout: 20_000 },
+      )
       page.off('request', onRequest)
       const table = tier === 'raw' ? 'samples_raw' : `samples_${tier}`
       const panelQueries = seen.filter((sql) => sql.includes('tidewatch.samples_'))
       expect(panelQueries.length).toBeGreaterThan(0)
-      for (const sql of panelQueries) expect(sql.match(/tidewatch\.samples_\w+/g)?.every((t) => t === `tidewatch.${table}`), sql.slice(0, 200)).toBe(true)
+      for (const sql of panelQueries)
+        expect(
+          sql.match(/tidewatch\.samples_\w+/g)?.every((t) => t === `tidewatch.${table}`),
+          sql.slice(0, 200),
+        ).toBe(true)
       const shown = await panels(page)
-      expect(shown.filter((p) => p.state === 'done' && p.rows > 0 && p.canvases > 0).length, `charts at ${tier}`).toBeGreaterThanOrEqual(4)
+      expect(
+        shown.filter((p) => p.state === 'done' && p.rows > 0 && p.canvases > 0).length,
+        `charts at ${tier}`,
+      ).toBeGreaterThanOrEqual(4)
       expect(await page.textContent('#tier')).toContain(tier)
       await page.screenshot({ path: join(ARTIFACTS, `dashboard-host-${tier}.png`), fullPage: true })
     }
@@ -263,7 +335,12 @@ describe('built-in dashboard in headless Chromium', () => {
     })
     await page.selectOption('#refresh', '10000')
     await page.clock.runFor(10_500)
-    await waitFor(async () => queries, (n) => n >= 1, 10_000, 'a refresh')
+    await waitFor(
+      async () => queries,
+      (n) => n >= 1,
+      10_000,
+      'a refresh',
+    )
     await page.waitForSelector('body[data-loaded="true"]')
     expect(errors).toEqual([])
     await page.context().close()

@@ -5,7 +5,7 @@ import { createStore, migrate, retentionSchema, type Store, type Tier } from '@t
 import { expandGrafanaMacros, grafanaDashboards } from '../src/dashboard/grafana.js'
 import { GRAFANA_DASHBOARDS_DIR } from '../src/dashboard/grafana-write.js'
 import { BUILTIN_PAGES, planPage } from '../src/dashboard/pages.js'
-import { grafanaDialect, tierGuardSql } from '../src/dashboard/sql.js'
+import { FLEET_MINUTE_MAX_RANGE_MS, grafanaDialect, tierGuardSql } from '../src/dashboard/sql.js'
 import { generateDashboardData } from '../src/dashboard/testdata.js'
 import { silentLogger, tempDir } from './harness.js'
 
@@ -41,10 +41,18 @@ async function run(sql: string, params: Record<string, string> = {}): Promise<Re
   return (await rs.json()) as Result
 }
 
-function checkShape(kind: string, result: Result, what: string, range: { fromMs: number; toMs: number }): void {
+function checkShape(
+  kind: string,
+  result: Result,
+  what: string,
+  range: { fromMs: number; toMs: number },
+): void {
   expect(result.data.length, `${what}: rows`).toBeGreaterThan(0)
   if (kind === 'timeseries') {
-    expect(result.meta.map((m) => m.name), what).toEqual(['t', 'series', 'value'])
+    expect(
+      result.meta.map((m) => m.name),
+      what,
+    ).toEqual(['t', 'series', 'value'])
     expect(result.meta[0]?.type, what).toBe('DateTime')
     expect(result.meta[1]?.type, what).toMatch(/String/)
     expect(result.meta[2]?.type, what).toMatch(/Float64/)
@@ -66,7 +74,10 @@ function checkShape(kind: string, result: Result, what: string, range: { fromMs:
 
 beforeAll(async () => {
   dir = tempDir('tidewatch-dashboard-sql-')
-  store = createStore({ url: `chdb://${dir.path}`, database: 'tidewatch', request_timeout: 60_000 }, { logger: silentLogger })
+  store = createStore(
+    { url: `chdb://${dir.path}`, database: 'tidewatch', request_timeout: 60_000 },
+    { logger: silentLogger },
+  )
   await migrate(store, { retention, logger: silentLogger })
   nowMs = Date.now()
   await generateDashboardData(store, { hosts: 6, silentHosts: 1, rollupDays: 3, rawHours: 2, nowMs })
@@ -82,23 +93,48 @@ describe('Grafana dashboards', () => {
     const generated = grafanaDashboards()
     expect(readdirSync(GRAFANA_DASHBOARDS_DIR).sort()).toEqual([...generated.keys()].sort())
     for (const [name, text] of generated) {
-      expect(readFileSync(join(GRAFANA_DASHBOARDS_DIR, name), 'utf8'), `${name} is stale: run npx tsx aggregator/src/dashboard/grafana-write.ts`).toBe(text)
+      expect(
+        readFileSync(join(GRAFANA_DASHBOARDS_DIR, name), 'utf8'),
+        `${name} is stale: run npx tsx aggregator/src/dashboard/grafana-write.ts`,
+      ).toBe(text)
     }
   })
 
   for (const range of RANGES) {
     it(`over ${range.name}, the guards pick ${range.tier} and every panel returns rows of its shape`, async () => {
-      const window = { fromMs: nowMs - range.widthMs, toMs: nowMs, intervalSecs: Math.ceil(range.widthMs / 1000 / 1000) }
+      const window = {
+        fromMs: nowMs - range.widthMs,
+        toMs: nowMs,
+        intervalSecs: Math.ceil(range.widthMs / 1000 / 1000),
+      }
       const dialect = grafanaDialect('tidewatch', retention)
       const guards = await run(
-        expandGrafanaMacros(`SELECT ${(['raw', '1m', '1h'] as const).map((t) => `toUInt8(${tierGuardSql(dialect, t)}) AS \`${t}\``).join(', ')}`, window),
+        expandGrafanaMacros(
+          `SELECT ${(['raw', '1m', '1h'] as const).map((t) => `toUInt8(${tierGuardSql(dialect, t)}) AS \`${t}\``).join(', ')}`,
+          window,
+        ),
       )
       expect(guards.data[0]).toEqual((['raw', '1m', '1h'] as const).map((t) => (t === range.tier ? 1 : 0)))
+      // The fleet page reads the hourly tier beyond 24 hours.
+      const fleet = grafanaDialect('tidewatch', retention, FLEET_MINUTE_MAX_RANGE_MS)
+      const fleetTier = range.tier === '1m' ? '1h' : range.tier
+      const fleetGuards = await run(
+        expandGrafanaMacros(
+          `SELECT ${(['raw', '1m', '1h'] as const).map((t) => `toUInt8(${tierGuardSql(fleet, t)}) AS \`${t}\``).join(', ')}`,
+          window,
+        ),
+      )
+      expect(fleetGuards.data[0]).toEqual(
+        (['raw', '1m', '1h'] as const).map((t) => (t === fleetTier ? 1 : 0)),
+      )
 
       const files = [...grafanaDashboards().entries()]
       let panels = 0
       for (const [name, text] of files) {
-        const dashboard = JSON.parse(text) as { panels: GrafanaPanel[]; templating: { list: Array<{ name: string; query: string }> } }
+        const dashboard = JSON.parse(text) as {
+          panels: GrafanaPanel[]
+          templating: { list: Array<{ name: string; query: string }> }
+        }
         const variables: Record<string, string> = {}
         for (const v of dashboard.templating.list) {
           const values = await run(expandGrafanaMacros(v.query, window))
@@ -120,11 +156,11 @@ describe('Grafana dashboards', () => {
 
 describe('built-in dashboard pages', () => {
   for (const range of RANGES) {
-    it(`over ${range.name}, each page's plan reads ${range.tier} and every panel returns rows of its shape`, async () => {
+    it(`over ${range.name}, each page's plan reads ${range.tier} (fleet: 1h beyond 24 h) and every panel returns rows of its shape`, async () => {
       const window = { fromMs: nowMs - range.widthMs, toMs: nowMs, nowMs }
       for (const page of BUILTIN_PAGES) {
         const plan = planPage(page, window, { host: 'i1' }, 'tidewatch', retention)
-        expect(plan.tier).toBe(range.tier)
+        expect(plan.tier).toBe(page === 'fleet' && range.tier === '1m' ? '1h' : range.tier)
         for (const panel of plan.panels) {
           const result = await run(panel.sql, plan.params)
           checkShape(panel.kind, result, `${page} / ${panel.id} / ${range.name}`, window)
@@ -134,7 +170,13 @@ describe('built-in dashboard pages', () => {
   }
 
   it('the fleet page counts the silent host', async () => {
-    const plan = planPage('fleet', { fromMs: nowMs - 3600_000, toMs: nowMs, nowMs }, {}, 'tidewatch', retention)
+    const plan = planPage(
+      'fleet',
+      { fromMs: nowMs - 3600_000, toMs: nowMs, nowMs },
+      {},
+      'tidewatch',
+      retention,
+    )
     const hosts = plan.panels.find((p) => p.id === 'hosts')
     const result = await run(hosts?.sql ?? '', plan.params)
     expect(result.data[0]).toEqual([5, 1])

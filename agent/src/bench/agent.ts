@@ -42,7 +42,8 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { minutes: 3, intervalSecs: 10, rounds: 100, nodeArgs: [] }
+  // The node flags the systemd unit runs the agent with (config/systemd/tidewatch-agent.service).
+  const args: Args = { minutes: 3, intervalSecs: 10, rounds: 100, nodeArgs: ['--max-semi-space-size=1'] }
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]
     const value = Number(argv[i + 1])

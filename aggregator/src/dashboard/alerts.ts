@@ -97,11 +97,22 @@ async function readAll<T>(kv: KV, filter: string): Promise<Array<{ key: string; 
 }
 
 /** Alerts read through NATS; `connection()` is called per snapshot (the aggregator connects after the HTTP endpoint starts). */
-export function natsAlertsSource(connection: () => NatsConnection | undefined, bucketPrefix: string, now: () => number = Date.now): AlertsSource {
+export function natsAlertsSource(
+  connection: () => NatsConnection | undefined,
+  bucketPrefix: string,
+  now: () => number = Date.now,
+): AlertsSource {
   return {
     async snapshot() {
       const nowMs = now()
-      const empty = (reason: string): AlertsSnapshot => ({ available: false, reason, nowMs, alerts: [], silences: [], notifications: [] })
+      const empty = (reason: string): AlertsSnapshot => ({
+        available: false,
+        reason,
+        nowMs,
+        alerts: [],
+        silences: [],
+        notifications: [],
+      })
       const nc = connection()
       if (nc === undefined || nc.isClosed()) return empty('not connected to NATS')
       const kvm = new Kvm(nc)
@@ -130,7 +141,9 @@ export function natsAlertsSource(connection: () => NatsConnection | undefined, b
         comment: s.comment ?? '',
         status: nowMs < s.startsAtMs ? 'pending' : nowMs >= s.endsAtMs ? 'expired' : 'active',
       }))
-      const active = silenceRecords.filter(({ value: s }) => nowMs >= s.startsAtMs && nowMs < s.endsAtMs).map(({ value }) => value)
+      const active = silenceRecords
+        .filter(({ value: s }) => nowMs >= s.startsAtMs && nowMs < s.endsAtMs)
+        .map(({ value }) => value)
       const alerts: AlertRow[] = records
         .map(({ value: r }) => r)
         .filter((r) => r.closedAtMs === undefined)

@@ -24,7 +24,8 @@ import { BUILTIN_PAGES, type PagePlan } from './pages.js'
 import { generateDashboardData } from './testdata.js'
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.split('=') as [string, string]))
-const num = (name: string, fallback: number): number => (args[name] !== undefined ? Number(args[name]) : fallback)
+const num = (name: string, fallback: number): number =>
+  args[name] !== undefined ? Number(args[name]) : fallback
 const hosts = num('hosts', 1000)
 const fullHosts = num('full_hosts', 50)
 const days = num('days', 7)
@@ -40,20 +41,44 @@ const RANGES = [
 ]
 
 const logger = pino({ level: 'warn' })
-const dir = mkdtempSync(join(tmpdir(), 'tidewatch-dashboard-bench-'))
+// `dir=<path>` keeps the generated store there and reuses it on the next run (generation takes a minute).
+const keep = args.dir !== undefined
+const dir = args.dir ?? mkdtempSync(join(tmpdir(), 'tidewatch-dashboard-bench-'))
 const retention = retentionSchema.parse({})
-const store = createStore({ url: `chdb://${dir}`, database: 'tidewatch', request_timeout: 600_000 }, { logger })
-const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number
+const store = createStore(
+  { url: `chdb://${dir}`, database: 'tidewatch', request_timeout: 600_000 },
+  { logger },
+)
+const quantile = (sorted: number[], q: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number
 
 try {
   await migrate(store, { retention, logger })
-  const nowMs = Date.now()
+  const existing = await (
+    await store.client.query({
+      query: 'SELECT max(ts) AS last FROM tidewatch.samples_raw',
+      format: 'JSONEachRow',
+    })
+  ).json<{ last: string }>()
+  const reuse = keep && existing[0] !== undefined && !existing[0].last.startsWith('1970')
+  // A reused store keeps its own "now": ranges end at its newest sample.
+  const nowMs = reuse ? Date.parse(`${existing[0]?.last.replace(' ', 'T')}Z`) + 10_000 : Date.now()
   let started = performance.now()
-  const generated = await generateDashboardData(store, { hosts, fullHosts, rollupDays: days - rawHours / 24, rawHours, nowMs })
+  const generated = reuse
+    ? { series: NaN }
+    : await generateDashboardData(store, {
+        hosts,
+        fullHosts,
+        rollupDays: days - rawHours / 24,
+        rawHours,
+        nowMs,
+      })
   const generateSecs = (performance.now() - started) / 1000
   started = performance.now()
-  for (const table of ['samples_raw', 'samples_1m', 'samples_1h', 'series']) {
-    await store.client.command({ query: `OPTIMIZE TABLE tidewatch.${table} FINAL` })
+  if (!reuse) {
+    for (const table of ['samples_raw', 'samples_1m', 'samples_1h', 'series']) {
+      await store.client.command({ query: `OPTIMIZE TABLE tidewatch.${table} FINAL` })
+    }
   }
   const optimizeSecs = (performance.now() - started) / 1000
   const counts = await (
@@ -75,7 +100,7 @@ try {
     listen: '127.0.0.1:0',
     engine,
     logger,
-    routes: createDashboardHandler({ database: 'tidewatch', retention }),
+    routes: createDashboardHandler({ database: 'tidewatch', retention, now: () => nowMs }),
   })
   const runQuery = async (sql: string, params: Record<string, string>): Promise<number> => {
     const search = new URLSearchParams({ default_format: 'JSONCompact' })
@@ -91,8 +116,13 @@ try {
   let worst = 0
   for (const page of BUILTIN_PAGES) {
     for (const range of RANGES) {
-      const toMs = Date.now()
-      const search = new URLSearchParams({ page, from: String(toMs - range.ms), to: String(toMs), var_host: 'i7' })
+      const toMs = nowMs
+      const search = new URLSearchParams({
+        page,
+        from: String(toMs - range.ms),
+        to: String(toMs),
+        var_host: 'i7',
+      })
       const plan = (await (await fetch(`${server.url}/dashboard/api/page?${search}`)).json()) as PagePlan
       const times: number[] = []
       const perPanel = new Map<string, number[]>()
@@ -106,12 +136,22 @@ try {
             return n
           }),
         )
-        if (i === 0 && rows.some((n) => n === 0)) console.warn(`${page} ${range.name}: a panel returned no rows (${rows.join(',')})`)
+        if (i === 0 && rows.some((n) => n === 0))
+          console.warn(`${page} ${range.name}: a panel returned no rows (${rows.join(',')})`)
         if (i >= 3) times.push(performance.now() - t0)
       }
       times.sort((a, b) => a - b)
       const slowest = [...perPanel.entries()]
-        .map(([id, ts]) => [id, quantile(ts.sort((a, b) => a - b), 0.5)] as const)
+        .map(
+          ([id, ts]) =>
+            [
+              id,
+              quantile(
+                ts.sort((a, b) => a - b),
+                0.5,
+              ),
+            ] as const,
+        )
         .sort((a, b) => b[1] - a[1])[0]
       const p50 = quantile(times, 0.5)
       worst = Math.max(worst, p50)
@@ -120,10 +160,12 @@ try {
       )
     }
   }
-  console.log(`\nworst page p50: ${worst.toFixed(0)} ms (target < ${TARGET_MS} ms: ${worst < TARGET_MS ? 'met' : 'NOT met'})`)
+  console.log(
+    `\nworst page p50: ${worst.toFixed(0)} ms (target < ${TARGET_MS} ms: ${worst < TARGET_MS ? 'met' : 'NOT met'})`,
+  )
   await server.close()
   await engine.close()
 } finally {
   await store.close()
-  rmSync(dir, { recursive: true, force: true })
+  if (!keep) rmSync(dir, { recursive: true, force: true })
 }

@@ -6,7 +6,7 @@ import { matcherMatches } from './alerts.js'
 import { expandGrafanaMacros, grafanaDashboards } from './grafana.js'
 import { createDashboardHandler } from './handler.js'
 import { chTime, planPage } from './pages.js'
-import { bucketSecs, dashboardTier, RAW_MAX_RANGE_MS } from './sql.js'
+import { bucketSecs, dashboardTier, FLEET_MINUTE_MAX_RANGE_MS, RAW_MAX_RANGE_MS } from './sql.js'
 
 const retention = retentionSchema.parse({})
 const HOUR = 3600_000
@@ -31,6 +31,14 @@ describe('dashboardTier', () => {
     expect(dashboardTier(now - 40 * DAY - HOUR, now - 40 * DAY, now, retention)).toBe('1h')
   })
 
+  it('the fleet page reads the hourly tier beyond 24 hours', () => {
+    expect(dashboardTier(now - DAY, now, now, retention, FLEET_MINUTE_MAX_RANGE_MS)).toBe('1m')
+    expect(dashboardTier(now - DAY - 1, now, now, retention, FLEET_MINUTE_MAX_RANGE_MS)).toBe('1h')
+    expect(
+      planPage('fleet', { fromMs: now - 7 * DAY, toMs: now, nowMs: now }, {}, 'tidewatch', retention).tier,
+    ).toBe('1h')
+  })
+
   it('buckets aim for ~240 points, in whole multiples of the tier resolution', () => {
     expect(bucketSecs(now - HOUR, now, 'raw')).toBe(20)
     expect(bucketSecs(now - 15 * 60_000, now, 'raw')).toBe(10)
@@ -41,7 +49,13 @@ describe('dashboardTier', () => {
 
 describe('planPage', () => {
   it('passes the range, the bucket and the variables as query parameters', () => {
-    const plan = planPage('host', { fromMs: now - 7 * DAY, toMs: now, nowMs: now }, { host: 'web-1' }, 'tidewatch', retention)
+    const plan = planPage(
+      'host',
+      { fromMs: now - 7 * DAY, toMs: now, nowMs: now },
+      { host: 'web-1' },
+      'tidewatch',
+      retention,
+    )
     expect(plan.tier).toBe('1m')
     expect(plan.params).toEqual({ from: chTime(now - 7 * DAY), to: chTime(now), step: '2520', host: 'web-1' })
     for (const panel of plan.panels) {
@@ -53,18 +67,31 @@ describe('planPage', () => {
 
 describe('Grafana SQL', () => {
   it('expands the plugin macros and template variables', () => {
-    const sql = expandGrafanaMacros("SELECT $__fromTime, $__toTime, $__interval_s WHERE host = '${host}'", { fromMs: 1_700_000_000_123, toMs: 1_700_003_600_999, intervalSecs: 15 }, { host: "o'brien" })
-    expect(sql).toBe("SELECT toDateTime(intDiv(1700000000123,1000)), toDateTime(intDiv(1700003600999,1000)), 15 WHERE host = 'o\\'brien'")
+    const sql = expandGrafanaMacros(
+      "SELECT $__fromTime, $__toTime, $__interval_s WHERE host = '${host}'",
+      { fromMs: 1_700_000_000_123, toMs: 1_700_003_600_999, intervalSecs: 15 },
+      { host: "o'brien" },
+    )
+    expect(sql).toBe(
+      "SELECT toDateTime(intDiv(1700000000123,1000)), toDateTime(intDiv(1700003600999,1000)), 15 WHERE host = 'o\\'brien'",
+    )
   })
 
   it('every time series carries the three tiers under guards, and nothing is left unexpanded after expansion', () => {
     for (const [name, text] of grafanaDashboards()) {
-      const dashboard = JSON.parse(text) as { panels: Array<{ type: string; title: string; targets: Array<{ rawSql: string }> }> }
+      const dashboard = JSON.parse(text) as {
+        panels: Array<{ type: string; title: string; targets: Array<{ rawSql: string }> }>
+      }
       for (const panel of dashboard.panels) {
         const sql = panel.targets[0]?.rawSql ?? ''
-        expect(expandGrafanaMacros(sql, { fromMs: 0, toMs: HOUR, intervalSecs: 10 }, { host: 'x' }), `${name} / ${panel.title}`).not.toMatch(/\$__|\$\{/)
+        expect(
+          expandGrafanaMacros(sql, { fromMs: 0, toMs: HOUR, intervalSecs: 10 }, { host: 'x' }),
+          `${name} / ${panel.title}`,
+        ).not.toMatch(/\$__|\$\{/)
         if (panel.type !== 'timeseries') continue
-        expect(sql, `${name} / ${panel.title}`).toMatch(/samples_raw[\s\S]*UNION ALL[\s\S]*samples_1m[\s\S]*UNION ALL[\s\S]*samples_1h/)
+        expect(sql, `${name} / ${panel.title}`).toMatch(
+          /samples_raw[\s\S]*UNION ALL[\s\S]*samples_1m[\s\S]*UNION ALL[\s\S]*samples_1h/,
+        )
       }
     }
   })

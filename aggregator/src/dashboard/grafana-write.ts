@@ -7,7 +7,14 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { grafanaDashboards } from './grafana.js'
 
-export const GRAFANA_DASHBOARDS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'grafana', 'dashboards')
+export const GRAFANA_DASHBOARDS_DIR = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  'grafana',
+  'dashboards',
+)
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   mkdirSync(GRAFANA_DASHBOARDS_DIR, { recursive: true })

@@ -48,8 +48,14 @@ const STATIC: Record<string, { file: () => string; type: string }> = {
   '': { file: () => join(staticDir(), 'index.html'), type: 'text/html; charset=utf-8' },
   'app.js': { file: () => join(staticDir(), 'app.js'), type: 'text/javascript; charset=utf-8' },
   'app.css': { file: () => join(staticDir(), 'app.css'), type: 'text/css; charset=utf-8' },
-  'vendor/uPlot.iife.min.js': { file: () => join(uplotDir(), 'dist', 'uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },
-  'vendor/uPlot.min.css': { file: () => join(uplotDir(), 'dist', 'uPlot.min.css'), type: 'text/css; charset=utf-8' },
+  'vendor/uPlot.iife.min.js': {
+    file: () => join(uplotDir(), 'dist', 'uPlot.iife.min.js'),
+    type: 'text/javascript; charset=utf-8',
+  },
+  'vendor/uPlot.min.css': {
+    file: () => join(uplotDir(), 'dist', 'uPlot.min.css'),
+    type: 'text/css; charset=utf-8',
+  },
 }
 
 const RANGE_LIMIT_MS = 2 * 365 * 86400_000
@@ -58,14 +64,21 @@ export function createDashboardHandler(options: DashboardOptions): DashboardHand
   const now = options.now ?? Date.now
   const cache = new Map<string, Buffer>()
 
-  const send = (res: ServerResponse, status: number, type: string, body: string | Buffer, cacheable = false): void => {
+  const send = (
+    res: ServerResponse,
+    status: number,
+    type: string,
+    body: string | Buffer,
+    cacheable = false,
+  ): void => {
     res.statusCode = status
     res.setHeader('Content-Type', type)
     res.setHeader('Cache-Control', cacheable ? 'max-age=300' : 'no-store')
     res.setHeader('X-Content-Type-Options', 'nosniff')
     res.end(body)
   }
-  const json = (res: ServerResponse, status: number, value: unknown): void => send(res, status, 'application/json; charset=utf-8', JSON.stringify(value))
+  const json = (res: ServerResponse, status: number, value: unknown): void =>
+    send(res, status, 'application/json; charset=utf-8', JSON.stringify(value))
 
   return async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x')
@@ -101,18 +114,31 @@ export function createDashboardHandler(options: DashboardOptions): DashboardHand
       const nowMs = now()
       const toMs = Number(url.searchParams.get('to') ?? nowMs)
       const fromMs = Number(url.searchParams.get('from') ?? toMs - 3600_000)
-      if (!Number.isFinite(fromMs) || !Number.isFinite(toMs) || fromMs >= toMs || toMs - fromMs > RANGE_LIMIT_MS) {
+      if (
+        !Number.isFinite(fromMs) ||
+        !Number.isFinite(toMs) ||
+        fromMs >= toMs ||
+        toMs - fromMs > RANGE_LIMIT_MS
+      ) {
         json(res, 400, { error: 'from and to must be milliseconds with from < to, at most two years apart' })
         return true
       }
       const variables: Record<string, string> = {}
-      for (const [name, value] of url.searchParams) if (name.startsWith('var_')) variables[name.slice(4)] = value
+      for (const [name, value] of url.searchParams)
+        if (name.startsWith('var_')) variables[name.slice(4)] = value
       json(res, 200, planPage(page, { fromMs, toMs, nowMs }, variables, options.database, options.retention))
       return true
     }
     if (rest === 'api/alerts') {
       if (options.alerts === undefined) {
-        json(res, 200, { available: false, reason: 'this process has no alert source', nowMs: now(), alerts: [], silences: [], notifications: [] })
+        json(res, 200, {
+          available: false,
+          reason: 'this process has no alert source',
+          nowMs: now(),
+          alerts: [],
+          silences: [],
+          notifications: [],
+        })
         return true
       }
       json(res, 200, await options.alerts.snapshot())

@@ -1,5 +1,13 @@
 import type { RetentionConfig, Tier } from '@tidewatch/shared'
-import { bucketSecs, builtinDialect, dashboardTier, PAGES, type PageId, type PanelKind } from './sql.js'
+import {
+  bucketSecs,
+  builtinDialect,
+  dashboardTier,
+  minuteMaxFor,
+  PAGES,
+  type PageId,
+  type PanelKind,
+} from './sql.js'
 
 /** What the browser needs to draw one page for one range: the tier, and each panel's SQL with its parameters. */
 export interface PagePlan {
@@ -34,10 +42,15 @@ export function planPage(
   database: string,
   retention: RetentionConfig,
 ): PagePlan {
-  const tier = dashboardTier(range.fromMs, range.toMs, range.nowMs, retention)
+  const minuteMaxMs = minuteMaxFor(page, retention)
+  const tier = dashboardTier(range.fromMs, range.toMs, range.nowMs, retention, minuteMaxMs)
   const step = bucketSecs(range.fromMs, range.toMs, tier)
-  const built = PAGES[page](builtinDialect(database, tier, retention))
-  const params: Record<string, string> = { from: chTime(range.fromMs), to: chTime(range.toMs), step: String(step) }
+  const built = PAGES[page](builtinDialect(database, tier, retention, minuteMaxMs))
+  const params: Record<string, string> = {
+    from: chTime(range.fromMs),
+    to: chTime(range.toMs),
+    step: String(step),
+  }
   for (const v of built.variables) params[v.name] = variables[v.name] ?? ''
   return {
     page,

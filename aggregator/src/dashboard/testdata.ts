@@ -55,11 +55,43 @@ function hostSeries(index: number, silent: boolean, full: boolean): GenSeries[] 
   const random = prng(index * 7919 + 17)
   const out: GenSeries[] = []
   const phase = random()
-  const gauge = (metric: string, extra: Labels, base: number, amp: number, noise: number, lo = 0, hi = 1e18): void => {
-    out.push({ metric, labels: { ...labels, ...extra }, kind: 'gauge', base, amp, noise, lo, hi, rate: 0, phase, silent })
+  const gauge = (
+    metric: string,
+    extra: Labels,
+    base: number,
+    amp: number,
+    noise: number,
+    lo = 0,
+    hi = 1e18,
+  ): void => {
+    out.push({
+      metric,
+      labels: { ...labels, ...extra },
+      kind: 'gauge',
+      base,
+      amp,
+      noise,
+      lo,
+      hi,
+      rate: 0,
+      phase,
+      silent,
+    })
   }
   const counter = (metric: string, extra: Labels, base: number, rate: number): void => {
-    out.push({ metric, labels: { ...labels, ...extra }, kind: 'counter', base, amp: 0, noise: 0, lo: 0, hi: 0, rate, phase, silent })
+    out.push({
+      metric,
+      labels: { ...labels, ...extra },
+      kind: 'counter',
+      base,
+      amp: 0,
+      noise: 0,
+      lo: 0,
+      hi: 0,
+      rate,
+      phase,
+      silent,
+    })
   }
   const busy = 5 + random() * 60
   const total = cpuTotal
@@ -74,7 +106,15 @@ function hostSeries(index: number, silent: boolean, full: boolean): GenSeries[] 
   gauge('mem.available_bytes', {}, memTotal - used, memTotal * 0.05, memTotal * 0.01, 0, memTotal)
   gauge('mem.total_bytes', {}, memTotal, 0, 0, 0, memTotal)
   for (const mountpoint of ['/', '/data']) {
-    gauge('disk.used_percent', { mountpoint, device: mountpoint === '/' ? 'sda1' : 'sdb1', fstype: 'ext4' }, 20 + random() * 60, 2, 0.1, 0, 100)
+    gauge(
+      'disk.used_percent',
+      { mountpoint, device: mountpoint === '/' ? 'sda1' : 'sdb1', fstype: 'ext4' },
+      20 + random() * 60,
+      2,
+      0.1,
+      0,
+      100,
+    )
   }
   const netRate = random() * 5e7
   counter('net.in_bytes_total', { interface: 'eth0' }, random() * 1e12, netRate)
@@ -92,10 +132,24 @@ function brokerSeries(): GenSeries[] {
   const out: GenSeries[] = []
   const random = prng(99)
   const depth = (metric: string, extra: Labels, base: number): void => {
-    out.push({ metric, labels: { ...labels, ...extra }, kind: 'gauge', base, amp: base * 0.8, noise: base * 0.3, lo: 0, hi: 1e12, rate: 0, phase: random(), silent: false })
+    out.push({
+      metric,
+      labels: { ...labels, ...extra },
+      kind: 'gauge',
+      base,
+      amp: base * 0.8,
+      noise: base * 0.3,
+      lo: 0,
+      hi: 1e12,
+      rate: 0,
+      phase: random(),
+      silent: false,
+    })
   }
-  for (const queue of ['orders', 'emails', 'billing', 'thumbnails', 'webhooks']) depth('rabbitmq.queue_messages', { vhost: '/', queue }, 10 + random() * 500)
-  for (const key of ['jobs:default', 'jobs:low']) depth('redis.list_length', { db: '0', key }, 5 + random() * 100)
+  for (const queue of ['orders', 'emails', 'billing', 'thumbnails', 'webhooks'])
+    depth('rabbitmq.queue_messages', { vhost: '/', queue }, 10 + random() * 500)
+  for (const key of ['jobs:default', 'jobs:low'])
+    depth('redis.list_length', { db: '0', key }, 5 + random() * 100)
   depth('redis.stream_length', { db: '0', key: 'events' }, 1000 + random() * 5000)
   depth('jetstream.consumer_num_pending', { stream: 'METRICS', consumer: 'aggregator' }, 20)
   depth('jetstream.stream_messages', { stream: 'DLQ' }, 3)
@@ -104,7 +158,9 @@ function brokerSeries(): GenSeries[] {
 }
 
 /** The series a run generates (the benchmark reports the count). */
-export function dashboardSeries(options: Pick<DashboardDataOptions, 'hosts' | 'silentHosts' | 'fullHosts'>): GenSeries[] {
+export function dashboardSeries(
+  options: Pick<DashboardDataOptions, 'hosts' | 'silentHosts' | 'fullHosts'>,
+): GenSeries[] {
   const out: GenSeries[] = []
   const silentFrom = options.hosts - (options.silentHosts ?? 0)
   const full = options.fullHosts ?? options.hosts
@@ -120,7 +176,10 @@ export interface GeneratedData {
 }
 
 /** Fills an empty (migrated) store; see the file comment for the layout. */
-export async function generateDashboardData(store: Store, options: DashboardDataOptions): Promise<GeneratedData> {
+export async function generateDashboardData(
+  store: Store,
+  options: DashboardDataOptions,
+): Promise<GeneratedData> {
   const db = store.database
   const series = dashboardSeries(options)
   const nowSec = Math.floor(options.nowMs / 1000)
@@ -147,7 +206,12 @@ export async function generateDashboardData(store: Store, options: DashboardData
   })
   await store.client.insert({
     table: gen,
-    values: series.map((s) => ({ ...s, series_id: seriesId(s.metric, s.labels), silent: s.silent ? 1 : 0, labels: undefined })),
+    values: series.map((s) => ({
+      ...s,
+      series_id: seriesId(s.metric, s.labels),
+      silent: s.silent ? 1 : 0,
+      labels: undefined,
+    })),
     format: 'JSONEachRow',
   })
   // Value of series g at Unix second x (a Float64 expression).
@@ -173,7 +237,11 @@ FROM (
   FROM ${gen} AS g CROSS JOIN numbers(${count}) AS n
   WHERE ${alive(m)}
 )`,
-      clickhouse_settings: { max_block_size: '1000000', min_insert_block_size_rows: '4000000', min_insert_block_size_bytes: '0' },
+      clickhouse_settings: {
+        max_block_size: '1000000',
+        min_insert_block_size_rows: '4000000',
+        min_insert_block_size_bytes: '0',
+      },
     })
     rollupRows += count
   }

@@ -1,7 +1,8 @@
 import { mkdirSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { createClient, type ClickHouseClient } from '@clickhouse/client'
-import { createChdbConnection } from 'chdb/connection'
+import type { ClickHouseClient, createClient as CreateClient } from '@clickhouse/client'
+import { createRequire } from 'node:module'
+import type { createChdbConnection as CreateChdbConnection } from 'chdb/connection'
 import type { Logger } from 'pino'
 import type { StoreConfig } from '../config/schema.js'
 import { redactUrlPassword } from '../config/secrets.js'
@@ -99,6 +100,21 @@ function resolvePassword(config: StoreConfig): string | undefined {
 }
 
 /** Opens the store `config.url` names. Throws ConfigError naming `store.url` for any other scheme. */
+/**
+ * chDB (the whole ClickHouse engine, ~140 MB resident) loads only when an embedded store is opened:
+ * the agent imports this package too and never opens one.
+ */
+function loadClient(): typeof CreateClient {
+  return (createRequire(import.meta.url)('@clickhouse/client') as { createClient: typeof CreateClient }).createClient
+}
+
+function loadChdbConnection(): typeof CreateChdbConnection {
+  const { createChdbConnection } = createRequire(import.meta.url)('chdb/connection') as {
+    createChdbConnection: typeof CreateChdbConnection
+  }
+  return createChdbConnection
+}
+
 export function createStore(config: StoreConfig, options: StoreOptions = {}): Store {
   const target = parseStoreTarget(config)
   assertDatabaseName(config.database)
@@ -116,9 +132,9 @@ export function createStore(config: StoreConfig, options: StoreOptions = {}): St
   if (target.kind === 'embedded') {
     try {
       if (target.path !== ':memory:') mkdirSync(target.path, { recursive: true })
-      const connection = perCallSettings(createChdbConnection({ path: target.path }))
+      const connection = perCallSettings(loadChdbConnection()({ path: target.path }))
       // request_timeout has no effect on the in-process engine: queries are not HTTP requests.
-      client = createClient({ connection, request_timeout: config.request_timeout })
+      client = loadClient()({ connection, request_timeout: config.request_timeout })
     } catch (error) {
       throw new StoreError(`cannot open the chDB directory ${target.path}`, 'STORE_OPEN_FAILED', false, {
         cause: error,
@@ -126,7 +142,7 @@ export function createStore(config: StoreConfig, options: StoreOptions = {}): St
     }
     log?.info({ kind: target.kind, path: target.path, database: config.database }, 'Store opened.')
   } else {
-    client = createClient({
+    client = loadClient()({
       url: target.url,
       username: target.user,
       password: target.password,

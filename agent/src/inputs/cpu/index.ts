@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { setTimeout as delay } from 'node:timers/promises'
-import si from 'systeminformation'
+import { systemInformation } from '../systeminformation.js'
 import type { AgentConfig, Clock, Logger } from '@tidewatch/shared'
 import type { Accumulator, Input, InputDeps, InputFactory } from '../types.js'
 
@@ -105,7 +105,7 @@ export const procStatSource = (path = '/proc/stat'): CpuSource => ({
 export const systeminformationSource: CpuSource = {
   kind: 'systeminformation',
   read: async () => {
-    const load = await si.currentLoad()
+    const load = await (await systemInformation()).currentLoad()
     const result: PerCpu<CpuPercents> = new Map()
     result.set('total', {
       usage: load.currentLoad,

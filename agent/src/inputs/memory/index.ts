@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import si from 'systeminformation'
+import { systemInformation } from '../systeminformation.js'
 import type { AgentConfig, Clock } from '@tidewatch/shared'
 import type { Accumulator, Input, InputDeps, InputFactory } from '../types.js'
 
@@ -42,7 +42,7 @@ export const procMeminfoReader =
     parseMeminfo(await readFile(path, 'utf8'))
 
 export const systeminformationReader = async (): Promise<MemoryReading> => {
-  const mem = await si.mem()
+  const mem = await (await systemInformation()).mem()
   return {
     total: mem.total,
     available: mem.available,

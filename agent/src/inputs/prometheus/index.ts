@@ -1,5 +1,5 @@
 import { gunzipSync } from 'node:zlib'
-import { request } from 'undici'
+import { httpRequest } from '../http-client.js'
 import type { AgentConfig, Clock, Labels, Logger } from '@tidewatch/shared'
 import type { Accumulator, Input, InputDeps, InputFactory } from '../types.js'
 import { parsePrometheusText, type PromSample } from './parse.js'
@@ -161,7 +161,7 @@ export class PrometheusInput implements Input {
   }
 
   private async fetch(url: URL, signal: AbortSignal | undefined): Promise<string> {
-    const response = await request(url, {
+    const response = await httpRequest(url, {
       method: 'GET',
       headers: {
         accept: 'text/plain;version=0.0.4;q=1,*/*;q=0.1',

@@ -1,4 +1,4 @@
-import { request } from 'undici'
+import { httpRequest } from '../http-client.js'
 import type { AgentConfig, Clock } from '@tidewatch/shared'
 import type { Accumulator, Input, InputDeps, InputFactory } from '../types.js'
 
@@ -71,7 +71,7 @@ export class RabbitmqInput implements Input {
     if (this.endpoint === undefined) await this.init()
     const timestampMs = this.clock.now()
     const auth = Buffer.from(`${this.config.username}:${this.config.password}`).toString('base64')
-    const response = await request(this.endpoint as URL, {
+    const response = await httpRequest(this.endpoint as URL, {
       method: 'GET',
       headers: { authorization: `Basic ${auth}`, accept: 'application/json' },
       ...(signal ? { signal } : {}),

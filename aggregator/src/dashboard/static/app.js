@@ -5,7 +5,20 @@
 // series with uPlot (served from this package, so the page works offline).
 
 const PAGES = ['fleet', 'host', 'queues', 'alerts']
-const COLORS = ['#4ea1ff', '#f5b942', '#57c785', '#ff6b6b', '#b48cff', '#4fd1c5', '#ff8fab', '#a3be8c', '#d08770', '#88c0d0', '#ebcb8b', '#bf616a']
+const COLORS = [
+  '#4ea1ff',
+  '#f5b942',
+  '#57c785',
+  '#ff6b6b',
+  '#b48cff',
+  '#4fd1c5',
+  '#ff8fab',
+  '#a3be8c',
+  '#d08770',
+  '#88c0d0',
+  '#ebcb8b',
+  '#bf616a',
+]
 
 const state = { page: 'fleet', vars: {}, timer: undefined, generation: 0, plots: [] }
 const main = document.getElementById('main')
@@ -27,7 +40,11 @@ function readHash() {
 }
 
 function writeHash() {
-  const params = new URLSearchParams({ ...state.vars, range: rangeSelect.value, refresh: refreshSelect.value })
+  const params = new URLSearchParams({
+    ...state.vars,
+    range: rangeSelect.value,
+    refresh: refreshSelect.value,
+  })
   const next = `#/${state.page}?${params}`
   if (location.hash !== next) window.history.replaceState(null, '', next)
 }
@@ -143,7 +160,13 @@ function drawTimeseries(box, panel, rows) {
     ],
     axes: [
       { stroke: '#8b98a5', grid: { stroke: '#26313c' }, ticks: { stroke: '#26313c' } },
-      { stroke: '#8b98a5', grid: { stroke: '#26313c' }, ticks: { stroke: '#26313c' }, size: 70, values: (_u, vals) => vals.map((v) => formatValue(panel.unit, v)) },
+      {
+        stroke: '#8b98a5',
+        grid: { stroke: '#26313c' },
+        ticks: { stroke: '#26313c' },
+        size: 70,
+        values: (_u, vals) => vals.map((v) => formatValue(panel.unit, v)),
+      },
     ],
   }
   const plot = new uPlot(opts, data, box.body)
@@ -336,7 +359,10 @@ async function loadAlertsPage(generation) {
       [
         { title: 'matchers', cell: text((s) => s.matchers) },
         { title: 'status', cell: text((s) => s.status) },
-        { title: 'ends', cell: text((s) => new Date(s.endsAtMs).toISOString().replace('T', ' ').slice(0, 16) + ' UTC') },
+        {
+          title: 'ends',
+          cell: text((s) => new Date(s.endsAtMs).toISOString().replace('T', ' ').slice(0, 16) + ' UTC'),
+        },
         { title: 'by', cell: text((s) => s.createdBy) },
         { title: 'comment', cell: text((s) => s.comment) },
       ],
@@ -365,7 +391,8 @@ async function loadAlertsPage(generation) {
 
 async function load() {
   const generation = ++state.generation
-  for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.dataset.nav === state.page)
+  for (const a of document.querySelectorAll('nav a'))
+    a.classList.toggle('active', a.dataset.nav === state.page)
   document.body.dataset.page = state.page
   document.body.dataset.loaded = 'false'
   try {
@@ -394,7 +421,8 @@ refreshSelect.addEventListener('change', () => {
   writeHash()
 })
 new ResizeObserver(() => {
-  for (const { plot, body } of state.plots) plot.setSize({ width: Math.max(300, body.clientWidth), height: 220 })
+  for (const { plot, body } of state.plots)
+    plot.setSize({ width: Math.max(300, body.clientWidth), height: 220 })
 }).observe(main)
 
 readHash()

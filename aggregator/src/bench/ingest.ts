@@ -89,7 +89,7 @@ async function runPublisher(): Promise<void> {
       `${SUBJECT}.bench-probe`,
       encodeBatch({ agentId: 'bench-probe', seq: ++probeSeq, createdMs: ts, series: [{ name: 'bench.probe', labels: { host: 'bench-probe' }, timestamps: [ts], values: [ts] }] }),
       { msgID: `bench-probe:${probeSeq}` },
-    )
+    ).catch(() => undefined)
   }, 100)
   // Each second, one second's share of hosts, spread in 10 slices of 100 ms.
   let next = 0
@@ -181,13 +181,13 @@ async function runBench(): Promise<void> {
       void publishDone.then(() => (publishing = false))
       while (publishing) {
         const result = await aggregator.store.client.query({
-          query: `SELECT toUnixTimestamp64Milli(ts) AS ts FROM tidewatch.samples_raw WHERE metric = 'bench.probe' AND ts > fromUnixTimestamp64Milli(toInt64({after:Float64})) ORDER BY ts`,
+          query: `SELECT toUnixTimestamp64Milli(ts) AS ts_ms FROM tidewatch.samples_raw WHERE metric = 'bench.probe' AND ts > fromUnixTimestamp64Milli(toInt64({after:Float64})) ORDER BY ts_ms`,
           query_params: { after: seen },
           format: 'JSONEachRow',
         })
         const now = Date.now()
-        for (const row of await result.json<{ ts: string | number }>()) {
-          const ts = Number(row.ts)
+        for (const row of await result.json<{ ts_ms: string | number }>()) {
+          const ts = Number(row.ts_ms)
           lags.push(now - ts)
           seen = Math.max(seen, ts)
         }

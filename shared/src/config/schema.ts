@@ -162,6 +162,23 @@ const DEFAULT_IGNORE_FS = [
 
 const labelName = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'expected a label name ([a-zA-Z_][a-zA-Z0-9_]*)')
 
+/**
+ * `[admin]`: the component's own endpoint, /healthz, /readyz and Prometheus /metrics.
+ * `listen` is `host:port`; an empty string turns the endpoint off.
+ */
+const adminListen = (defaultListen: string) => ({
+  /** host:port of /healthz, /readyz and /metrics; "" disables the endpoint. */
+  listen: z
+    .string()
+    .regex(/^$|^(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+):\d{1,5}$/, 'expected "host:port" or "" (off)')
+    .default(defaultListen),
+})
+
+/** How often aggregator and alerter write their own metrics into tidewatch; "0s" turns it off. */
+const selfMetricsInterval = () => ({
+  self_metrics_interval: duration('10s'),
+})
+
 export const agentConfigSchema = z.strictObject({
   agent: z
     .strictObject({
@@ -189,6 +206,7 @@ export const agentConfigSchema = z.strictObject({
       publish_timeout: duration('5s'),
     })
     .prefault({}),
+  admin: z.strictObject({ ...adminListen('127.0.0.1:9471') }).prefault({}),
   global_labels: z.record(labelName, z.string()).default({}),
   log: logSchema,
   nats: natsSchema,
@@ -299,6 +317,7 @@ export const aggregatorConfigSchema = z.strictObject({
       id: z.string().min(1).default('aggregator-1'),
     })
     .prefault({}),
+  admin: z.strictObject({ ...adminListen('127.0.0.1:9472'), ...selfMetricsInterval() }).prefault({}),
   log: logSchema,
   nats: natsSchema,
   streams: z
@@ -479,6 +498,16 @@ export const alerterConfigSchema = z.strictObject({
     .strictObject({
       /** Names this replica in logs and leases; give every replica its own. */
       id: z.string().min(1).default('alerter-1'),
+    })
+    .prefault({}),
+  admin: z
+    .strictObject({
+      ...adminListen('127.0.0.1:9473'),
+      ...selfMetricsInterval(),
+      /** Subject prefix of the METRICS stream the own metrics go to (the agents' output.subject_prefix). */
+      self_metrics_subject_prefix: z.string().min(1).default('metrics.in'),
+      /** Partitions of the METRICS stream (the aggregators' consumer.partitions). */
+      self_metrics_partitions: z.number().int().min(1).max(1024).default(1),
     })
     .prefault({}),
   log: logSchema,

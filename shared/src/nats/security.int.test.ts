@@ -147,7 +147,9 @@ describe('config/nats/accounts.conf', () => {
       expect(keys).toEqual(['a.x'])
     }
     await refused(new Kvm(alerter).open('tidewatch_partitions').then((kv) => kv.get('p.0')))
-    expect(await permissionError(alerter, () => alerter.publish('metrics.in.web-1', 'x'))).toMatch(/Permissions Violation for Publish/)
+    // Its own metrics go to METRICS ([admin] self_metrics_interval); dead letters are not its business.
+    expect((await jetstream(alerter).publish('metrics.in.tidewatch-alerter-alerter-1', 'x', { timeout: 2_000 })).stream).toBe('METRICS')
+    expect(await permissionError(alerter, () => alerter.publish('metrics.dlq.web-1', 'x'))).toMatch(/Permissions Violation for Publish/)
   })
 
   describe('an agent credential', () => {

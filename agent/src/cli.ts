@@ -6,7 +6,9 @@ import {
   ConfigError,
   connectNats,
   createLogger,
+  startAdminServer,
   systemClock,
+  type AdminServer,
   TidewatchError,
   type Logger,
   type NatsConnection,
@@ -18,7 +20,7 @@ import { buildInputs } from './inputs/index.js'
 import type { Input } from './inputs/types.js'
 import { dryRunPrinter } from './outputs/dry-run/printer.js'
 import { NatsPublisher } from './outputs/nats/publisher.js'
-import { selfMetricsInput } from './self/index.js'
+import { selfMetricsInput, selfMetricsRegistry, type SelfMetricsSources } from './self/index.js'
 import { SeqStore } from './seq-store.js'
 import { DiskSpool } from './spool/disk.js'
 import { systemTimers } from './timers.js'
@@ -267,6 +269,7 @@ async function runPublishing(
     retryMaxDelayMs: config.agent.retry_max_delay,
   })
   const link = new NatsLink(resolved, logger, () => delivery.retryNow())
+  let admin: AdminServer | undefined
   try {
     if (command.once) {
       // --once gives up after nats.connect_timeout rather than collecting something it cannot send.
@@ -279,23 +282,32 @@ async function runPublishing(
       })
     }
     const handler: BatchHandler = (built) => delivery.enqueue(built.map((b) => b.queued))
-    const selfInputs = (names: string[]): Input[] =>
-      config.agent.self_metrics
-        ? [
-            selfMetricsInput(
-              {
-                // read at each gather, long after `agent` below exists
-                agent: () => agent.stats,
-                delivery: () => delivery.stats,
-                spool: () => spool,
-                clock: systemClock,
-              },
-              names,
-            ),
-          ]
-        : []
+    const selfSources: SelfMetricsSources = {
+      // read at each gather, long after `agent` below exists
+      agent: () => agent.stats,
+      delivery: () => delivery.stats,
+      spool: () => spool,
+      clock: systemClock,
+      spoolMaxBytes: config.agent.spool_max_bytes,
+    }
+    let inputNames: string[] = []
+    const selfInputs = (names: string[]): Input[] => {
+      inputNames = names
+      return config.agent.self_metrics ? [selfMetricsInput(selfSources, names)] : []
+    }
     const agent: Agent = createAgent(resolved, seq, handler, logger, selfInputs)
     await agent.init()
+    if (!command.once && config.admin.listen !== '') {
+      // Ready while batches keep moving: one was stored by JetStream, or written to the spool, within
+      // three flush rounds (at least a minute). An agent that cannot even spool is not doing its job.
+      const readyWindowMs = Math.max(60_000, 3 * Math.max(config.agent.interval, config.agent.flush_interval))
+      admin = await startAdminServer({
+        listen: config.admin.listen,
+        registry: selfMetricsRegistry(selfSources, inputNames, { ...config.global_labels, host: resolved.hostname }),
+        ready: () => systemClock.now() - Math.max(delivery.stats.lastSentAtMs, delivery.stats.lastQueuedAtMs) <= readyWindowMs,
+        logger: logger.child({ component: 'admin' }),
+      })
+    }
     if (command.once) {
       await agent.runOnce()
       const left = await delivery.drain(ONCE_DRAIN_TIMEOUT_MS)
@@ -331,6 +343,7 @@ async function runPublishing(
     )
     return EXIT_OK
   } finally {
+    await admin?.close()
     delivery.stop()
     await link.close()
     await spool.close().catch((error: unknown) => logger.error({ err: error }, 'closing the spool failed'))

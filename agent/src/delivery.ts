@@ -1,4 +1,4 @@
-import { TidewatchError, type Logger } from '@tidewatch/shared'
+import { systemClock, TidewatchError, type Clock, type Logger } from '@tidewatch/shared'
 import type { BatchQueue, Dropped, QueuedBatch } from './spool/types.js'
 import type { Timers } from './timers.js'
 
@@ -28,6 +28,9 @@ export interface DeliveryStats {
   publishCount: number
   publishMsSum: number
   publishMsMax: number
+  /** When a batch was last stored by the output, and last written to the queue (spool): ms since the epoch, 0 = never. */
+  lastSentAtMs: number
+  lastQueuedAtMs: number
 }
 
 export interface RetryingDeliveryOptions {
@@ -41,6 +44,8 @@ export interface RetryingDeliveryOptions {
   retryMaxDelayMs: number
   /** [0, 1); spreads retries of many agents after an outage. Default Math.random. */
   random?: () => number
+  /** Wall clock of lastSentAtMs and lastQueuedAtMs. Default systemClock. */
+  clock?: Clock
   /** A monotonic ms clock for publish latency. Default performance.now. */
   now?: () => number
 }
@@ -64,6 +69,8 @@ export class RetryingDelivery {
     publishCount: 0,
     publishMsSum: 0,
     publishMsMax: 0,
+    lastSentAtMs: 0,
+    lastQueuedAtMs: 0,
   }
   private running = false
   private stopped = false
@@ -90,6 +97,7 @@ export class RetryingDelivery {
       let dropped: Dropped
       try {
         dropped = await this.options.queue.push(batch)
+        this.stats.lastQueuedAtMs = (this.options.clock ?? systemClock).now()
       } catch (error) {
         // The spool cannot take it (disk full, read-only): this batch is lost, and said so.
         this.countDropped(
@@ -157,6 +165,7 @@ export class RetryingDelivery {
         const { duplicate } = await this.options.sink.send(batch)
         const tookMs = this.now() - startedMs
         await this.options.queue.ack(batch.id)
+        this.stats.lastSentAtMs = (this.options.clock ?? systemClock).now()
         this.stats.publishCount++
         this.stats.publishMsSum += tookMs
         this.stats.publishMsMax = Math.max(this.stats.publishMsMax, tookMs)

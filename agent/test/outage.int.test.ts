@@ -74,6 +74,9 @@ describe('agent through a NATS outage (real processes)', () => {
         'reconnect_wait = "100ms"',
         '[log]',
         'level = "info"',
+        // No admin port: a test must not depend on 9471 being free.
+        '[admin]',
+        'listen = ""',
       ].join('\n'),
     )
     return file

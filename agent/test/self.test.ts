@@ -25,10 +25,12 @@ describe('self metrics input', () => {
       publishCount: 2,
       publishMsSum: 3,
       publishMsMax: 2.5,
+      lastSentAtMs: 0,
+      lastQueuedAtMs: 0,
     }
     const spool = { length: 1, samples: 40, bytes: 4096, stats: { corruptRegions: 1, corruptBytes: 60 } }
     const input = selfMetricsInput(
-      { agent: () => agent, delivery: () => delivery, spool: () => spool, clock: { now: () => 1000 } },
+      { agent: () => agent, delivery: () => delivery, spool: () => spool, clock: { now: () => 1000 }, spoolMaxBytes: 8192 },
       ['cpu', 'memory'],
     )
     const got = new Map<string, number>()
@@ -48,6 +50,7 @@ describe('self metrics input', () => {
       'agent.spool_batches': 1,
       'agent.spool_samples': 40,
       'agent.spool_bytes': 4096,
+      'agent.spool_fill_ratio': 0.5,
       'agent.spool_corrupt_bytes_total': 60,
       'agent.publish_latency_ms_sum': 3,
       'agent.publish_latency_ms_count': 2,

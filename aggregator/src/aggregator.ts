@@ -8,13 +8,20 @@ import {
   limitsFromConfig,
   loadRuleFiles,
   migrate,
+  natsConnectedProbe,
   RetryAbortedError,
+  selfAgentId,
+  startAdminServer,
+  startSelfIngest,
   retryUntilAborted,
   systemClock,
   type AggregatorConfig,
   type Clock,
+  type AdminServer,
   type Logger,
+  type MetricsRegistry,
   type NatsConnection,
+  type SelfIngest,
   type Store,
   StreamingRules,
 } from '@tidewatch/shared'
@@ -39,6 +46,11 @@ import { DecodeCache } from '@tidewatch/shared'
 import { DeadLetterPublisher } from './sinks/dlq/dead-letters.js'
 import { startEmbeddedHttp, type EmbeddedHttp } from './http/embedded.js'
 import { createRulesCounters, rulesBranch, type RulesCounters } from './rules/branch.js'
+import { CommitLatency } from './pipeline/commit-latency.js'
+import { aggregatorRegistry, ConsumerLag } from './self/self-metrics.js'
+
+/** How often consumer lag (JetStream consumer info) is refreshed for the self metrics, ms. */
+const LAG_REFRESH_MS = 5_000
 
 export interface AggregatorOptions {
   logger: Logger
@@ -60,6 +72,14 @@ export interface RunningAggregator {
   store: Store
   /** The embedded store's HTTP endpoint, when this process serves one. */
   httpUrl: string | undefined
+  /** The aggregator's own metrics (served on /metrics, written into tidewatch). */
+  metrics: MetricsRegistry
+  /** The admin endpoint (/healthz, /readyz, /metrics), unless `admin.listen` is "". */
+  adminUrl: string | undefined
+  /** Writes `metrics` into tidewatch every `admin.self_metrics_interval`, unless that is 0. */
+  selfIngest: SelfIngest | undefined
+  /** Connected to NATS and the pipeline running: what /readyz answers. */
+  ready(): boolean
   /** Resolves when the pipeline ends by itself (it should not) or after stop(). */
   done: Promise<void>
   stop(): Promise<void>
@@ -81,8 +101,14 @@ export async function startAggregator(config: AggregatorConfig, options: Aggrega
   const decodeCache = new DecodeCache()
   let nats: NatsConnection | undefined
   let http: EmbeddedHttp | undefined
+  let admin: AdminServer | undefined
+  let selfIngest: SelfIngest | undefined
+  let lag: ConsumerLag | undefined
   const closeAll = async (): Promise<void> => {
     rulesAbort.abort()
+    await selfIngest?.stop()
+    await lag?.stop()
+    await admin?.close().catch(() => undefined)
     await nats?.drain().catch(() => undefined)
     await http?.close().catch(() => undefined)
     await sink.close().catch(() => undefined)
@@ -98,6 +124,7 @@ export async function startAggregator(config: AggregatorConfig, options: Aggrega
     const manager = await ensureStreams(nats, [config.streams.metrics, config.streams.dlq, config.streams.alerts])
     const counters = createCounters()
     const inFlight = createInFlight()
+    const latency = new CommitLatency()
     const deadLetters = new DeadLetterPublisher(
       jetstream(nats),
       (config.streams.dlq.subjects[0] ?? 'metrics.dlq.>').replace(/\.>$|\.\*$/, ''),
@@ -121,12 +148,16 @@ export async function startAggregator(config: AggregatorConfig, options: Aggrega
     }
     const partitionRuns = new Map<number, PartitionRun>()
     let failed: (error: unknown) => void = () => undefined
+    let pipelineFailed = false
     const failure = new Promise<never>((_, reject) => {
-      failed = reject
+      failed = (error) => {
+        pipelineFailed = true
+        reject(error)
+      }
     })
     failure.catch(() => undefined)
     const startPartition = async (partition: number): Promise<void> => {
-      const run = await runPartition({ config, manager, store, sink, resolver, decodeCache, partition, logger, clock, counters, inFlight, deadLetters, branches })
+      const run = await runPartition({ config, manager, store, sink, resolver, decodeCache, partition, logger, clock, counters, inFlight, deadLetters, branches, latency })
       partitionRuns.set(partition, run)
       run.done.catch((error: unknown) => {
         if (!run.stopping) failed(error)
@@ -157,6 +188,37 @@ export async function startAggregator(config: AggregatorConfig, options: Aggrega
       await leases.start()
     }
     const owned = leases
+    const partitions = (): number[] => (owned !== undefined ? owned.partitions : [...partitionRuns.keys()])
+    lag = new ConsumerLag({
+      manager,
+      stream: config.streams.metrics.name,
+      consumers: () => partitions().map((k) => consumerNameOf(config, k)),
+      intervalMs: LAG_REFRESH_MS,
+      logger,
+    })
+    lag.start()
+    const metrics = aggregatorRegistry({ id: config.aggregator.id, counters, rulesCounters, inFlight, partitions, lag, latency, clock })
+    const natsConnected = natsConnectedProbe(nats)
+    let stopRequested = false
+    const ready = (): boolean => natsConnected() && !pipelineFailed && !stopRequested
+    if (config.admin.listen !== '') {
+      admin = await startAdminServer({ listen: config.admin.listen, registry: metrics, ready, logger: logger.child({ component: 'admin' }) })
+    }
+    if (config.admin.self_metrics_interval > 0) {
+      const agentId = selfAgentId('aggregator', config.aggregator.id)
+      // The subject an agent of that id would use, so the series land in the partition that agent's would.
+      const prefix = (config.streams.metrics.subjects[0] ?? 'metrics.in.>').replace(/\.>$|\.\*$/, '')
+      selfIngest = startSelfIngest({
+        connection: nats,
+        registry: metrics,
+        agentId,
+        subjectPrefix: prefix,
+        partitions: config.consumer.partitions,
+        intervalMs: config.admin.self_metrics_interval,
+        clock,
+        logger,
+      })
+    }
     let resolveStopped: () => void = () => undefined
     const stopped = new Promise<void>((resolve) => {
       resolveStopped = resolve
@@ -173,6 +235,7 @@ export async function startAggregator(config: AggregatorConfig, options: Aggrega
     const stop = (): Promise<void> => {
       stopping ??= (async () => {
         clearInterval(statsTimer)
+        stopRequested = true
         if (owned !== undefined) await owned.stop()
         else await stopPartition(0)
         await closeAll()
@@ -185,9 +248,13 @@ export async function startAggregator(config: AggregatorConfig, options: Aggrega
       counters,
       rulesCounters,
       inFlight,
-      partitions: () => (owned !== undefined ? owned.partitions : [...partitionRuns.keys()]),
+      partitions,
       store,
       httpUrl: http?.url,
+      metrics,
+      adminUrl: admin?.url,
+      selfIngest,
+      ready,
       done,
       stop,
     }
@@ -224,13 +291,14 @@ async function runPartition(args: {
   inFlight: InFlight
   deadLetters: DeadLetterPublisher
   branches: AcceptedBranch[]
+  latency: CommitLatency
 }): Promise<PartitionRun> {
   const { config, manager, partition, clock, counters } = args
   const partitioned = config.consumer.partitions > 1
   const prefix = (config.streams.metrics.subjects[0] ?? 'metrics.in.>').replace(/\.>$|\.\*$/, '')
   const consumerOptions: MetricsConsumerOptions = {
     stream: config.streams.metrics.name,
-    durableName: partitioned ? `${config.consumer.durable_name}-p${partition}` : config.consumer.durable_name,
+    durableName: consumerNameOf(config, partition),
     filterSubject: partitioned ? `${prefix}.${partition}.>` : undefined,
     maxAckPending: config.consumer.max_ack_pending,
     ackWaitMs: config.consumer.ack_wait,
@@ -259,6 +327,7 @@ async function runPartition(args: {
     signal: abort.signal,
     workingIntervalMs: Math.max(1_000, Math.floor(config.consumer.ack_wait / 3)),
     recoveryRecheckMs: 5_000,
+    latency: args.latency,
   })
   const pipeline = runPipeline({
     source: consumeMetrics(manager, consumerOptions, logger, {
@@ -297,4 +366,9 @@ async function runPartition(args: {
     },
   }
   return run
+}
+
+/** The durable consumer of one partition: `durable_name`, or `<durable_name>-p<k>` when partitioned. */
+function consumerNameOf(config: AggregatorConfig, partition: number): string {
+  return config.consumer.partitions > 1 ? `${config.consumer.durable_name}-p${partition}` : config.consumer.durable_name
 }

@@ -62,6 +62,9 @@ micro_batch_max_samples = 400
 micro_batch_max_wait = "50ms"
 [consumer]
 ack_wait = "2s"
+[admin]
+listen = ""
+self_metrics_interval = "0s"
 `,
     )
     store = createClient({ url: `http://127.0.0.1:${httpPort}`, log: { level: ClickHouseLogLevel.OFF } })

@@ -22,6 +22,8 @@ export function testAggregatorConfig(natsUrl: string, storeDir: string, override
     http: { listen: '127.0.0.1:0' },
     pipeline: { micro_batch_max_wait: '100ms' },
     consumer: { ack_wait: '20s' },
+    // No admin port (parallel tests) and no self metrics (they would add to the counts tests check).
+    admin: { listen: '', self_metrics_interval: '0s' },
     ...overrides,
   })
 }

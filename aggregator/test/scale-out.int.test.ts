@@ -54,6 +54,9 @@ servers = ["${nats.url}"]
 url = "http://${WRITER.user}:${WRITER.password}@127.0.0.1:${storePort}"
 [http]
 enabled = false
+[admin]
+listen = ""
+self_metrics_interval = "0s"
 [pipeline]
 micro_batch_max_samples = 400
 micro_batch_max_wait = "50ms"

@@ -68,6 +68,7 @@ describe('the store stops while data flows, then starts again (real nats-server,
       nats: { servers: [nats.url], connect_timeout: '2s', reconnect_wait: '200ms' },
       store: { url: `http://${WRITER.user}:${WRITER.password}@127.0.0.1:${storePort}`, request_timeout: '2s' },
       http: { enabled: false },
+      admin: { listen: '', self_metrics_interval: '0s' },
       pipeline: { micro_batch_max_wait: '50ms', micro_batch_max_samples: 2_000 },
       consumer: { ack_wait: '5s', max_ack_pending: MAX_ACK_PENDING, pull_max_messages: 10 },
     })

@@ -5,7 +5,9 @@ import {
   ensureStream,
   JetStreamAlertPublisher,
   loadRuleFiles,
+  natsConnectedProbe,
   systemClock,
+  type MetricsRegistry,
   type AlertEvent,
   type AlerterConfig,
   type Clock,
@@ -28,6 +30,7 @@ import { AlertStore } from './state/alert-store.js'
 import { openBuckets, type AlerterBuckets } from './state/buckets.js'
 import { NotificationLog } from './state/nflog.js'
 import { systemTimers, type Timers } from './timers.js'
+import { alerterRegistry } from './self/self-metrics.js'
 
 /*
  * One alerter replica:
@@ -74,9 +77,29 @@ export class Alerter {
   private queryRunner: QueryRuleRunner | undefined
   private queryStore: Store | undefined
   private readonly log: Logger
+  private natsConnected: (() => boolean) | undefined
+  /** The alerter's own metrics (notifications per receiver, events, alerts firing), for /metrics and self-ingest. */
+  readonly metrics: MetricsRegistry
 
   constructor(private readonly options: AlerterOptions) {
     this.log = options.logger.child({ component: 'alerter', alerter_id: options.config.alerter.id })
+    this.metrics = alerterRegistry({
+      id: options.config.alerter.id,
+      receivers: options.config.receivers.map((receiver) => receiver.name),
+      dispatcher: () =>
+        this.dispatcherInstance === undefined ? undefined : { ...this.dispatcherInstance.stats, firing: this.dispatcherInstance.firingCount },
+      consumer: () => this.consumer?.stats,
+    })
+  }
+
+  /** The NATS connection, once started. */
+  get natsConnection(): NatsConnection | undefined {
+    return this.connection
+  }
+
+  /** What /readyz answers: started and connected to NATS. */
+  ready(): boolean {
+    return this.natsConnected?.() ?? false
   }
 
   get dispatcher(): Dispatcher | undefined {
@@ -114,6 +137,7 @@ export class Alerter {
       this.ownsConnection = true
     }
     const connection = this.connection
+    const probe = natsConnectedProbe(connection)
     await ensureStream(await jetstreamManager(connection), config.streams.alerts)
     const buckets = await openBuckets(connection, { prefix: config.kv.bucket_prefix, replicas: config.kv.replicas, storage: config.kv.storage })
     this.buckets = buckets
@@ -185,11 +209,13 @@ export class Alerter {
       store.sweepClosed(3_600_000, this.log).catch((error: unknown) => this.log.warn({ err: error }, 'sweep of closed alerts failed'))
     }, 600_000)
     this.sweepTimer.unref()
+    this.natsConnected = probe
     this.log.info({ receivers: [...this.notifiers.keys()], lease_owner: owner, query_rules: queryRules.length }, 'alerter started')
   }
 
   /** Graceful stop: no new events, flushes in flight finish, leases are released for the other replica. */
   async stop(): Promise<void> {
+    this.natsConnected = () => false
     if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer)
     await this.queryRunner?.stop()
     await this.queryStore?.close().catch((error: unknown) => this.log.warn({ err: error }, 'cannot close the query-rule store client'))

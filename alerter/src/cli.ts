@@ -8,8 +8,13 @@ import {
   parseConfigText,
   loadRuleFiles,
   parseDurationMs,
+  selfAgentId,
+  startAdminServer,
+  startSelfIngest,
   systemClock,
   TidewatchError,
+  type AdminServer,
+  type SelfIngest,
   type AlerterConfig,
   type Logger,
   type Rule,
@@ -207,8 +212,30 @@ async function withSilences(config: AlerterConfig, logger: Logger, body: (store:
 async function runAlerter(config: AlerterConfig, logger: Logger, rules: readonly Rule[], io: CliIo): Promise<number> {
   const alerter = new Alerter({ config, logger, rules })
   await alerter.start()
-  await (io.untilStopped ?? untilSignal)()
-  await alerter.stop()
+  let admin: AdminServer | undefined
+  let selfIngest: SelfIngest | undefined
+  try {
+    if (config.admin.listen !== '') {
+      admin = await startAdminServer({ listen: config.admin.listen, registry: alerter.metrics, ready: () => alerter.ready(), logger: logger.child({ component: 'admin' }) })
+    }
+    const connection = alerter.natsConnection
+    if (config.admin.self_metrics_interval > 0 && connection !== undefined) {
+      selfIngest = startSelfIngest({
+        connection,
+        registry: alerter.metrics,
+        agentId: selfAgentId('alerter', config.alerter.id),
+        subjectPrefix: config.admin.self_metrics_subject_prefix,
+        partitions: config.admin.self_metrics_partitions,
+        intervalMs: config.admin.self_metrics_interval,
+        logger,
+      })
+    }
+    await (io.untilStopped ?? untilSignal)()
+  } finally {
+    await selfIngest?.stop()
+    await admin?.close()
+    await alerter.stop()
+  }
   return EXIT_OK
 }
 

@@ -158,6 +158,7 @@ beforeAll(async () => {
       nats: { servers: [nats.url] },
       store: { url: `chdb://${join(dir, 'store')}` },
       http: { listen: '127.0.0.1:0' },
+      admin: { listen: '', self_metrics_interval: '0s' },
       pipeline: { micro_batch_max_wait: '100ms' },
       rules: { files: [rulesFile], tick_interval: '200ms' },
     }),

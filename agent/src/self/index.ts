@@ -1,4 +1,4 @@
-import type { Clock } from '@tidewatch/shared'
+import { MetricsRegistry, type Clock } from '@tidewatch/shared'
 import type { AgentStats } from '../agent.js'
 import type { DeliveryStats } from '../delivery.js'
 import type { Accumulator, Input } from '../inputs/types.js'
@@ -12,6 +12,8 @@ export interface SelfMetricsSources {
     stats?: { corruptRegions: number; corruptBytes: number }
   }
   clock: Clock
+  /** agent.spool_max_bytes: with it, agent.spool_fill_ratio is reported. */
+  spoolMaxBytes?: number
 }
 
 /** The series the agent reports about itself, with their meaning (also in README.md). */
@@ -26,6 +28,7 @@ export const SELF_SERIES = {
   'agent.spool_batches': 'gauge: batches in the disk spool waiting for JetStream',
   'agent.spool_samples': 'gauge: samples in those batches',
   'agent.spool_bytes': 'gauge: bytes of spool files on disk',
+  'agent.spool_fill_ratio': 'gauge: spool_bytes / agent.spool_max_bytes (0..1; at 1 the oldest batches are dropped)',
   'agent.spool_corrupt_bytes_total': 'counter: damaged spool bytes found and cut off',
   'agent.publish_latency_ms_sum': 'counter: total time from publish to the stream ack, ms',
   'agent.publish_latency_ms_count': 'counter: publishes timed',
@@ -45,33 +48,65 @@ export function selfMetricsInput(sources: SelfMetricsSources, inputNames: readon
     async init() {},
     async gather(acc: Accumulator) {
       const t = sources.clock.now()
-      const agent = sources.agent()
-      const delivery = sources.delivery()
-      const spool = sources.spool()
-      const add = (
-        name: keyof typeof SELF_SERIES,
-        value: number,
-        labels: Record<string, string> = {},
-      ): void => acc.add(name, labels, value, t)
-      add('agent.samples_collected_total', agent.samplesCollected)
-      add('agent.samples_sent_total', delivery.sentSamples)
-      add('agent.samples_dropped_total', delivery.droppedSamples + agent.droppedSamples)
-      add('agent.batches_sent_total', delivery.sent)
-      add('agent.batches_dropped_total', delivery.dropped)
-      add('agent.publish_failures_total', delivery.failedAttempts)
-      add('agent.spool_batches', spool.length)
-      add('agent.spool_samples', spool.samples)
-      add('agent.spool_bytes', spool.bytes)
-      add('agent.spool_corrupt_bytes_total', spool.stats?.corruptBytes ?? 0)
-      add('agent.publish_latency_ms_sum', delivery.publishMsSum)
-      add('agent.publish_latency_ms_count', delivery.publishCount)
-      add('agent.publish_latency_ms_max', delivery.publishMsMax)
+      for (const { name, labels, value } of readSelfSeries(sources, inputNames)) acc.add(name, labels, value, t)
       // This input owns the window of the max: it starts again after each report.
-      delivery.publishMsMax = 0
-      add('agent.collection_duration_ms', agent.lastCollectionMs)
-      for (const input of inputNames) {
-        add('agent.input_errors_total', agent.inputErrors[input] ?? 0, { input })
-      }
+      sources.delivery().publishMsMax = 0
     },
   }
+}
+
+/** The current value of every self series; reads only (the caller decides about publishMsMax). */
+export function readSelfSeries(
+  sources: SelfMetricsSources,
+  inputNames: readonly string[],
+): Array<{ name: keyof typeof SELF_SERIES; labels: Record<string, string>; value: number }> {
+  const agent = sources.agent()
+  const delivery = sources.delivery()
+  const spool = sources.spool()
+  const out: Array<{ name: keyof typeof SELF_SERIES; labels: Record<string, string>; value: number }> = []
+  const add = (name: keyof typeof SELF_SERIES, value: number, labels: Record<string, string> = {}): void => {
+    out.push({ name, labels, value })
+  }
+  add('agent.samples_collected_total', agent.samplesCollected)
+  add('agent.samples_sent_total', delivery.sentSamples)
+  add('agent.samples_dropped_total', delivery.droppedSamples + agent.droppedSamples)
+  add('agent.batches_sent_total', delivery.sent)
+  add('agent.batches_dropped_total', delivery.dropped)
+  add('agent.publish_failures_total', delivery.failedAttempts)
+  add('agent.spool_batches', spool.length)
+  add('agent.spool_samples', spool.samples)
+  add('agent.spool_bytes', spool.bytes)
+  if (sources.spoolMaxBytes !== undefined && sources.spoolMaxBytes > 0) {
+    add('agent.spool_fill_ratio', spool.bytes / sources.spoolMaxBytes)
+  }
+  add('agent.spool_corrupt_bytes_total', spool.stats?.corruptBytes ?? 0)
+  add('agent.publish_latency_ms_sum', delivery.publishMsSum)
+  add('agent.publish_latency_ms_count', delivery.publishCount)
+  add('agent.publish_latency_ms_max', delivery.publishMsMax)
+  add('agent.collection_duration_ms', agent.lastCollectionMs)
+  for (const input of inputNames) {
+    add('agent.input_errors_total', agent.inputErrors[input] ?? 0, { input })
+  }
+  return out
+}
+
+/**
+ * The same series as a MetricsRegistry, for the admin endpoint's /metrics (read at each scrape;
+ * a scrape does not restart the window of agent.publish_latency_ms_max, the self input does).
+ */
+export function selfMetricsRegistry(
+  sources: SelfMetricsSources,
+  inputNames: readonly string[],
+  constantLabels: Record<string, string>,
+): MetricsRegistry {
+  const registry = new MetricsRegistry(constantLabels)
+  for (const [name, meaning] of Object.entries(SELF_SERIES) as Array<[keyof typeof SELF_SERIES, string]>) {
+    const kind = meaning.startsWith('counter') ? 'counter' : 'gauge'
+    registry.collect(name, meaning, kind, () =>
+      readSelfSeries(sources, inputNames)
+        .filter((series) => series.name === name)
+        .map(({ labels, value }) => ({ labels, value })),
+    )
+  }
+  return registry
 }

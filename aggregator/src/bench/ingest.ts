@@ -125,6 +125,7 @@ async function runBench(): Promise<void> {
       nats: { servers: [nats.url] },
       store: { url: `chdb://${join(dir, 'store')}` },
       http: { enabled: false },
+      admin: { listen: '', self_metrics_interval: '0s' },
       consumer: { max_ack_pending: 20_000, pull_max_messages: 2_000, ack_wait: '120s' },
       pipeline: { micro_batch_max_samples: 500_000, micro_batch_max_wait: '300ms' },
       streams: { metrics: { max_bytes: 8 * 2 ** 30 } },

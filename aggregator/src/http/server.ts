@@ -2,13 +2,19 @@
  * ClickHouse's HTTP interface in front of the in-process chDB engine, so curl, @clickhouse/client,
  * Grafana and other aggregator replicas use the embedded store as they would a server.
  *
- *   request ──► route (/ping, /) ──► body (limit, gunzip) ──► auth ──► access check ──► slot (≤ N)
+ *   request ──► route (/ping, /) ──► body (limit, gunzip) ──► auth ──► access check ──► slot (≤ N, + 1 light)
  *                                                                                     │
  *   response ◄── headers (X-ClickHouse-*) ◄── gzip if asked ◄── engine.run (chDB, off the loop)
  *
  * Read-only unless the caller authenticates as the configured writer: a read-only request may run
  * one SELECT/WITH/SHOW/DESCRIBE/EXISTS/EXPLAIN statement, and runs it with ClickHouse's own
  * `readonly = 1`, which also refuses table functions (file(), url()) and in-query SETTINGS.
+ *
+ * Abuse must not starve the aggregator's own inserts, which share the chDB engine (and the libuv
+ * threads chDB runs on) but not this server: few queries run at once (the rest queue, up to a
+ * bound), a read-only query gets one engine thread, and a slow client is cut off by header, body,
+ * whole-request and response deadlines. A light read (no FROM/JOIN, e.g. `SELECT 1`, capped at
+ * one second) may use one slot of its own, so health checks answer while heavy queries queue.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -41,8 +47,26 @@ export interface ClickHouseHttpLimits {
   maxResultBytes?: number
   /** Largest request body, after decompression; larger answers 413. Default 64 MiB. */
   maxRequestBodyBytes?: number
-  /** Queries running in the engine at once; the rest wait their turn. Default 4. */
+  /**
+   * Queries running in the engine at once; the rest wait their turn. Default 2: chDB runs each on a
+   * libuv thread (4 by default) and the aggregator's inserts need theirs. One more light read may
+   * run beside them.
+   */
   maxConcurrentQueries?: number
+  /** Requests waiting for a slot; more answer 503 (TOO_MANY_SIMULTANEOUS_QUERIES) at once. Default 32. */
+  maxQueuedQueries?: number
+  /** Upper bound of `max_threads` for read-only queries, so a heavy read cannot take every core. Default 1. */
+  readerMaxThreads?: number
+  /** Time to receive a request's headers (Node's `headersTimeout`); then 408. Default 10 s. */
+  headersTimeoutMs?: number
+  /** Time to receive a whole request, body included (Node's `requestTimeout`); then 408. Default 60 s. */
+  requestTimeoutMs?: number
+  /** Longest pause between two pieces of a request body; then 408. Default 10 s. */
+  bodyIdleTimeoutMs?: number
+  /** Time to send a response once it is ready; a client reading slower is disconnected. Default 60 s. */
+  responseTimeoutMs?: number
+  /** How long an idle keep-alive connection stays open. Default 5 s. */
+  keepAliveTimeoutMs?: number
   /**
    * Ceilings of every read-only request (everyone but the writer, and the writer's GETs), as
    * ClickHouse's own settings; a request may lower them, never raise them. Default: none beyond
@@ -68,18 +92,25 @@ export interface ClickHouseHttpServer {
   close(): Promise<void>
 }
 
-const DEFAULT_LIMITS: {
-  maxExecutionTimeSecs: number
-  maxResultBytes: number
-  maxRequestBodyBytes: number
-  maxConcurrentQueries: number
-  reader?: ReaderLimits
-} = {
+const DEFAULT_LIMITS: Required<Omit<ClickHouseHttpLimits, 'reader'>> & { reader?: ReaderLimits } = {
   maxExecutionTimeSecs: 60,
   maxResultBytes: 256 * 1024 * 1024,
   maxRequestBodyBytes: 64 * 1024 * 1024,
-  maxConcurrentQueries: 4,
+  maxConcurrentQueries: 2,
+  maxQueuedQueries: 32,
+  readerMaxThreads: 1,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  bodyIdleTimeoutMs: 10_000,
+  responseTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 5_000,
 }
+
+/** A light read (no table, e.g. `SELECT 1`) runs at most this long, so its own slot frees quickly. */
+const LIGHT_QUERY_SECS = 1
+
+/** `os_thread_priority` (a nice value, 0..19) of read-only queries' threads. */
+const READER_NICE = 10
 
 /**
  * URL parameters that are part of the HTTP protocol, not engine settings. Those @clickhouse/client
@@ -125,10 +156,19 @@ export async function startClickHouseHttpServer(options: ClickHouseHttpServerOpt
   const { host, port } = parseListen(options.listen)
   const version = options.engine.version
   const displayName = hostname()
-  const slots = new Slots(limits.maxConcurrentQueries)
+  const slots = new Slots(limits.maxConcurrentQueries, limits.maxQueuedQueries)
   const writer = options.writer
 
-  const server = createServer((req, res) => {
+  const headersTimeout = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs)
+  const server = createServer(
+    {
+      headersTimeout,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // Node checks the two deadlines above on this interval (30 s unless told).
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(headersTimeout / 4))),
+    },
+    (req, res) => {
     const started = performance.now()
     const queryId = new URL(req.url ?? '/', 'http://x').searchParams.get('query_id') || randomUUID()
     const ctx: RequestContext = { queryId, user: 'default', format: 'TabSeparated' }
@@ -150,7 +190,8 @@ export async function startClickHouseHttpServer(options: ClickHouseHttpServerOpt
       }
       logger.debug(fields, 'served a ClickHouse HTTP request')
     }
-  })
+  },
+  )
 
   async function handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<number> {
     const url = new URL(req.url ?? '/', 'http://x')
@@ -179,7 +220,7 @@ export async function startClickHouseHttpServer(options: ClickHouseHttpServerOpt
 
     const identity = authenticate(req, params, writer)
     ctx.user = identity.user
-    const body = method === 'POST' ? await readBody(req, limits.maxRequestBodyBytes) : Buffer.alloc(0)
+    const body = method === 'POST' ? await readBody(req, limits.maxRequestBodyBytes, limits.bodyIdleTimeoutMs) : Buffer.alloc(0)
 
     const statement = queryParam ?? ''
     const probe = inspectSql(statement !== '' ? statement : body.subarray(0, 64 * 1024).toString('utf8'))
@@ -202,6 +243,7 @@ export async function startClickHouseHttpServer(options: ClickHouseHttpServerOpt
     // GET is read-only for everyone (ClickHouse sets readonly=2 there); everyone but the writer is
     // read-only everywhere, with readonly=1 so not even the query's own SETTINGS can lift it.
     const mayWrite = identity.writer && method === 'POST'
+    let light = false
     if (!mayWrite) {
       if (!isReadStatement(shape)) {
         await rejectUnparsable(request)
@@ -212,13 +254,18 @@ export async function startClickHouseHttpServer(options: ClickHouseHttpServerOpt
       }
       request.readonly = identity.writer ? 2 : 1
       applyReaderLimits(settings, limits.reader)
+      settings.max_threads = String(capped(settings.max_threads, limits.readerMaxThreads))
+      // Reader threads run niced, so the OS schedules the aggregator's inserts first when the cores are busy.
+      settings.os_thread_priority = String(READER_NICE)
+      light = !shape.readsTables
+      if (light) settings.max_execution_time = String(capped(settings.max_execution_time, LIGHT_QUERY_SECS))
     }
 
     const abort = new AbortController()
     res.once('close', () => {
       if (!res.writableFinished) abort.abort()
     })
-    const result = await slots.run(abort.signal, () => options.engine.run(request))
+    const result = await slots.run(abort.signal, light, () => options.engine.run(request))
     if (abort.signal.aborted) return 499
     return sendResult(req, res, ctx, result, params.get('enable_http_compression') === '1')
   }
@@ -230,7 +277,7 @@ export async function startClickHouseHttpServer(options: ClickHouseHttpServerOpt
     // the error reports, so it points into the caller's own text.
     const prefix = 'EXPLAIN AST '
     try {
-      await slots.run(new AbortController().signal, () =>
+      await slots.run(new AbortController().signal, true, () =>
         options.engine.run({ sql: prefix + request.sql, format: 'TabSeparated', settings: {}, readonly: 1 }),
       )
     } catch (err) {
@@ -269,6 +316,10 @@ export async function startClickHouseHttpServer(options: ClickHouseHttpServerOpt
     }
     res.statusCode = status
     res.setHeader('Content-Length', payload.length)
+    // A client reading the response slower than this is cut off: its buffered result is let go.
+    const deadline = setTimeout(() => res.destroy(), limits.responseTimeoutMs)
+    deadline.unref()
+    res.once('close', () => clearTimeout(deadline))
     res.end(req.method === 'HEAD' ? undefined : payload)
     return status
   }
@@ -296,8 +347,8 @@ export async function startClickHouseHttpServer(options: ClickHouseHttpServerOpt
     res.statusCode = error.status
     res.setHeader('Content-Type', 'text/plain; charset=UTF-8')
     res.setHeader('X-ClickHouse-Exception-Code', String(error.code))
-    // The request body may be unread (413, refused early): close rather than drain it.
-    if (error.status === 413) res.setHeader('Connection', 'close')
+    // The request body may be unread (413, 408, refused early): close rather than drain it.
+    if (error.status === 413 || error.status === 408) res.setHeader('Connection', 'close')
     res.end(error.body(version))
   }
 
@@ -409,7 +460,7 @@ function capped(given: string | undefined, ceiling: number): number {
   return Number.isFinite(n) && n > 0 && n < ceiling ? n : ceiling
 }
 
-async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+async function readBody(req: IncomingMessage, maxBytes: number, idleTimeoutMs: number): Promise<Buffer> {
   const tooLarge = () => ClickHouseHttpError.of(ErrorCode.QUERY_IS_TOO_LARGE, `Request body is larger than ${maxBytes} bytes`)
   const declared = Number(req.headers['content-length'])
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge()
@@ -423,15 +474,30 @@ async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer>
   }
   const chunks: Buffer[] = []
   let total = 0
+  // A body that stops arriving fails the request instead of holding it (and its buffer) open.
+  let idle = false
+  let timer: NodeJS.Timeout | undefined
+  const arm = (): void => {
+    clearTimeout(timer)
+    timer = setTimeout(() => {
+      idle = true
+      source.destroy()
+    }, idleTimeoutMs)
+  }
   try {
+    arm()
     for await (const chunk of source) {
+      arm()
       total += (chunk as Buffer).length
       if (total > maxBytes) throw tooLarge()
       chunks.push(chunk as Buffer)
     }
   } catch (err) {
     if (err instanceof ClickHouseHttpError) throw err
+    if (idle) throw new ClickHouseHttpError(209, 'SOCKET_TIMEOUT', `No request body data for ${idleTimeoutMs} ms`, 408)
     throw new ClickHouseHttpError(354, 'ZLIB_INFLATE_FAILED', `Cannot read the request body: ${(err as Error).message}`, 400)
+  } finally {
+    clearTimeout(timer)
   }
   return Buffer.concat(chunks, total)
 }
@@ -473,23 +539,59 @@ function definedOnly<T extends object>(o: T): Partial<T> {
 /**
  * At most `size` queries in the engine at once, first come first served, so a burst of heavy
  * dashboard queries waits its turn instead of taking every libuv thread from the aggregator's
- * inserts. A request whose client went away while waiting never starts.
+ * inserts. A light query (no table, at most a second) may also take one slot of its own, and is
+ * served before the heavy ones when a slot frees, so `SELECT 1` answers during a burst. At most
+ * `maxQueued` requests wait; the next is refused at once. A request whose client went away while
+ * waiting never starts.
  */
 class Slots {
   private active = 0
-  private readonly waiting: Array<() => void> = []
-  constructor(private readonly size: number) {}
+  private lightActive = 0
+  private readonly waiting: Array<(kind: SlotKind) => void> = []
+  private readonly lightWaiting: Array<(kind: SlotKind) => void> = []
+  constructor(
+    private readonly size: number,
+    private readonly maxQueued: number,
+  ) {}
 
-  async run<T>(signal: AbortSignal, task: () => Promise<T>): Promise<T> {
-    if (this.active >= this.size) await new Promise<void>((resolve) => this.waiting.push(resolve))
-    else this.active++
+  async run<T>(signal: AbortSignal, light: boolean, task: () => Promise<T>): Promise<T> {
+    const kind = await this.acquire(light)
     try {
       if (signal.aborted) throw ClickHouseHttpError.of(ErrorCode.STD_EXCEPTION, 'the client closed the connection', 499)
       return await task()
     } finally {
-      const next = this.waiting.shift()
-      if (next !== undefined) next()
-      else this.active--
+      this.release(kind)
     }
   }
+
+  private acquire(light: boolean): Promise<SlotKind> {
+    if (this.active < this.size) {
+      this.active++
+      return Promise.resolve('shared')
+    }
+    if (light && this.lightActive < 1) {
+      this.lightActive++
+      return Promise.resolve('light')
+    }
+    if (this.waiting.length + this.lightWaiting.length >= this.maxQueued) {
+      return Promise.reject(
+        ClickHouseHttpError.of(
+          ErrorCode.TOO_MANY_SIMULTANEOUS_QUERIES,
+          `Too many simultaneous queries: ${this.size} running and ${this.maxQueued} waiting`,
+          503,
+        ),
+      )
+    }
+    return new Promise((resolve) => (light ? this.lightWaiting : this.waiting).push(resolve))
+  }
+
+  /** Hands the slot to the next waiter (light ones first), or frees it. */
+  private release(kind: SlotKind): void {
+    const next = this.lightWaiting.shift() ?? (kind === 'shared' ? this.waiting.shift() : undefined)
+    if (next !== undefined) next(kind)
+    else if (kind === 'shared') this.active--
+    else this.lightActive--
+  }
 }
+
+type SlotKind = 'shared' | 'light'

@@ -13,6 +13,8 @@ export interface SqlShape {
   readonly format: string | undefined
   /** A second statement follows a top-level `;`. Not computed for INSERT (its inline data may hold anything). */
   readonly multiStatement: boolean
+  /** A FROM or JOIN keyword appears (outside strings and comments): the statement may read tables. */
+  readonly readsTables: boolean
 }
 
 interface Token {
@@ -32,7 +34,9 @@ export function inspectSql(sql: string): SqlShape {
   let keyword = ''
   let multiStatement = false
   let afterSemicolon = false
+  let readsTables = false
   for (const token of lex(sql)) {
+    if (token.kind === 'word' && /^(FROM|JOIN)$/i.test(token.text)) readsTables = true
     if (keyword === '') keyword = token.kind === 'word' ? token.text.toUpperCase() : token.text
     if (keyword === 'INSERT') {
       // Everything after `FORMAT x` or `VALUES` is data, not SQL.
@@ -47,7 +51,7 @@ export function inspectSql(sql: string): SqlShape {
     if (token.kind === 'punct' && token.text === ';') afterSemicolon = true
     tokens.push(token)
   }
-  return { keyword, format: trailingFormat(tokens), multiStatement: keyword !== 'INSERT' && multiStatement }
+  return { keyword, format: trailingFormat(tokens), multiStatement: keyword !== 'INSERT' && multiStatement, readsTables }
 }
 
 /** `... FORMAT name` at depth 0, followed only by nothing, `;` or a SETTINGS clause. */

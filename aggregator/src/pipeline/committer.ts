@@ -7,6 +7,7 @@ import { buildColumns } from '../sinks/clickhouse/columns.js'
 import type { SampleSink } from '../sinks/clickhouse/sample-sink.js'
 import type { SeriesResolver, SeriesRow } from '../sinks/clickhouse/series-resolver.js'
 import type { PipelineCounters } from './counters.js'
+import type { CommitLatency } from './commit-latency.js'
 
 export interface CommitterOptions {
   consumerName: string
@@ -24,6 +25,8 @@ export interface CommitterOptions {
   workingIntervalMs: number
   /** Held redelivered batches are re-checked for a commit after this long. */
   recoveryRecheckMs: number
+  /** Where the time each micro-batch took to commit is recorded (self metrics). */
+  latency?: CommitLatency
 }
 
 /**
@@ -126,6 +129,8 @@ export class BatchCommitter {
     } finally {
       clearInterval(keepAlive)
     }
+    const committedMs = this.options.clock.now()
+    this.options.latency?.record(committedMs - startedMs, committedMs)
     for (const m of messages) m.message.ack()
     const counters = this.options.counters
     counters.batchesCommitted++
@@ -133,7 +138,7 @@ export class BatchCommitter {
     counters.samplesStored += prepared.columns.length
     counters.samplesRefused += prepared.refusedSamples
     this.options.logger.debug(
-      { token, messages: messages.length, samples: prepared.columns.length, ms: this.options.clock.now() - startedMs },
+      { token, messages: messages.length, samples: prepared.columns.length, ms: committedMs - startedMs },
       'batch committed',
     )
   }

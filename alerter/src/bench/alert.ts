@@ -47,6 +47,7 @@ const aggregator = await startAggregator(
     nats: { servers: [nats.url] },
     store: { url: `chdb://${join(dir, 'store')}` },
     http: { listen: '127.0.0.1:0' },
+    admin: { listen: '', self_metrics_interval: '0s' },
     rules: { files: [rulesFile] },
   }),
   { logger },

@@ -71,6 +71,18 @@ export interface DispatcherStats {
   failed: number
   retries: number
   groups: number
+  /** The same counts per receiver, with when its notifier last accepted and last failed (ms, 0 = never). */
+  byReceiver: Record<string, ReceiverStats>
+}
+
+export interface ReceiverStats {
+  sent: number
+  /** Refused for good (not retried). */
+  failed: number
+  /** Failed attempts that were retried (network errors, 5xx, 429). */
+  retries: number
+  lastSuccessMs: number
+  lastFailureMs: number
 }
 
 export class Dispatcher {
@@ -80,7 +92,7 @@ export class Dispatcher {
   private readonly firing = new Map<string, StoredAlert>()
   private stopped = false
   private readonly stopWaiters = new Set<() => void>()
-  readonly stats: DispatcherStats = { sent: 0, failed: 0, retries: 0, groups: 0 }
+  readonly stats: DispatcherStats = { sent: 0, failed: 0, retries: 0, groups: 0, byReceiver: {} }
 
   constructor(private readonly deps: DispatcherDeps) {}
 
@@ -248,8 +260,23 @@ export class Dispatcher {
    * Sends with retries until accepted, refused for good, or this replica stops or loses the lease
    * (then the next holder sends: nothing was accepted, so nothing is sent twice).
    */
+  /** Open alerts in the firing state (silenced and inhibited ones included). */
+  get firingCount(): number {
+    return this.firing.size
+  }
+
+  private receiverStats(receiver: string): ReceiverStats {
+    let stats = this.stats.byReceiver[receiver]
+    if (stats === undefined) {
+      stats = { sent: 0, failed: 0, retries: 0, lastSuccessMs: 0, lastFailureMs: 0 }
+      this.stats.byReceiver[receiver] = stats
+    }
+    return stats
+  }
+
   private async deliver(group: Group, notifier: Notifier, notification: Notification): Promise<SendResult | 'failed' | 'aborted'> {
     const { logger } = this.deps
+    const receiverStats = this.receiverStats(notification.receiver)
     for (let attempt = 1; ; attempt++) {
       if (this.stopped) return 'aborted'
       if (!this.deps.leases.holds(group.key)) {
@@ -259,17 +286,22 @@ export class Dispatcher {
       try {
         const result = await notifier.send(notification)
         this.stats.sent++
+        receiverStats.sent++
+        receiverStats.lastSuccessMs = this.deps.clock.now()
         this.deps.onSent?.(notification)
         logger.info({ group: group.id, receiver: notification.receiver, kind: notification.kind, firing: notification.firing.length, resolved: notification.resolved.length, attempt }, 'notification sent')
         return result
       } catch (error) {
         const retryable = error instanceof NotifyError && error.retryable
+        receiverStats.lastFailureMs = this.deps.clock.now()
         if (!retryable) {
           this.stats.failed++
+          receiverStats.failed++
           logger.error({ err: error, group: group.id, receiver: notification.receiver }, 'notification refused; not retrying')
           return 'failed'
         }
         this.stats.retries++
+        receiverStats.retries++
         const ceiling = Math.min(this.deps.retry.maxDelayMs, this.deps.retry.initialDelayMs * 2 ** Math.min(attempt - 1, 20))
         const backoff = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2)
         const delayMs = error.retryAfterMs ?? backoff

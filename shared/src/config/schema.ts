@@ -170,7 +170,7 @@ const adminListen = (defaultListen: string) => ({
   /** host:port of /healthz, /readyz and /metrics; "" disables the endpoint. */
   listen: z
     .string()
-    .regex(/^$|^(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+):\d{1,5}$/, 'expected "host:port" or "" (off)')
+    .regex(/^$|^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+):\d{1,5}$/, 'expected "host:port" or "" (off)')
     .default(defaultListen),
 })
 

@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { connect, type NatsConnection } from '@nats-io/transport-node'
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream'
+import { batchId, type MetricBatch } from '@tidewatch/shared'
+import { startNatsServer, type NatsServerHandle } from '@tidewatch/shared/testing'
+import { startAggregator, type RunningAggregator } from '../src/index.js'
+import { encodeBatch, hostBatch, silentLogger, tempDir, testAggregatorConfig, totalsOf, waitFor } from './harness.js'
+
+/** The value of one Prometheus sample line (`name{labels} value`), or undefined. */
+function sample(text: string, name: string, labelPart = ''): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labelPart))
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1))
+}
+
+describe('aggregator admin endpoint and self metrics (real nats-server, real chDB)', () => {
+  let nats: NatsServerHandle
+  let client: NatsConnection
+  let js: JetStreamClient
+  let aggregator: RunningAggregator
+  const store = tempDir('tidewatch-agg-self-')
+  const baseMs = Date.now() - 10 * 60_000
+
+  const scalar = async (sql: string): Promise<number> => {
+    const result = await aggregator.store.client.query({ query: sql, format: 'JSONEachRow' })
+    const rows = await result.json<Record<string, unknown>>()
+    return Number(Object.values(rows[0] ?? { v: NaN })[0])
+  }
+  const publish = async (batch: MetricBatch): Promise<void> => {
+    await js.publish(`metrics.in.${batch.agentId}`, encodeBatch(batch), { msgID: batchId(batch.agentId, batch.seq) })
+  }
+
+  beforeAll(async () => {
+    nats = await startNatsServer()
+    aggregator = await startAggregator(
+      testAggregatorConfig(nats.url, store.path, {
+        aggregator: { id: 'self.test' },
+        admin: { listen: '127.0.0.1:0', self_metrics_interval: '300ms' },
+      }),
+      { logger: silentLogger },
+    )
+    client = await connect({ servers: nats.url })
+    js = jetstream(client)
+  })
+  afterAll(async () => {
+    await client?.close()
+    await aggregator?.stop()
+    await nats?.dispose()
+    store.remove()
+  })
+
+  it('serves /healthz, /readyz and /metrics with the pipeline figures after some traffic', async () => {
+    const url = aggregator.adminUrl as string
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    expect((await fetch(`${url}/healthz`)).status).toBe(200)
+    expect((await fetch(`${url}/readyz`)).status).toBe(200)
+
+    const batches = [1, 2, 3].map((seq) => hostBatch({ host: 'self-h1', seq, baseMs }))
+    for (const batch of batches) await publish(batch)
+    await js.publish('metrics.in.broken', new Uint8Array([1, 2, 3, 4]), { msgID: 'broken:1' })
+    const expected = totalsOf(batches).count
+    await waitFor(async () => aggregator.counters.samplesStored >= expected && aggregator.counters.messagesDeadLettered >= 1, (ok) => ok, 20_000, 'stored and dead-lettered')
+
+    const text = await waitFor(
+      async () => (await fetch(`${url}/metrics`)).text(),
+      (body) => sample(body, 'aggregator_consumer_lag_messages') !== undefined,
+      10_000,
+      'consumer lag',
+    )
+    expect(sample(text, 'aggregator_samples_stored_total')).toBeGreaterThanOrEqual(expected)
+    expect(sample(text, 'aggregator_messages_received_total')).toBeGreaterThanOrEqual(4)
+    expect(sample(text, 'aggregator_messages_acked_total')).toBeGreaterThanOrEqual(3)
+    expect(sample(text, 'aggregator_messages_dead_lettered_total')).toBe(1)
+    expect(text).toMatch(/aggregator_dead_letters_by_reason_total\{[^}]*reason="[a-z_]+"\} 1\n/)
+    expect(sample(text, 'aggregator_store_errors_total')).toBe(0)
+    expect(sample(text, 'aggregator_samples_refused_total')).toBe(0)
+    expect(sample(text, 'aggregator_in_flight_messages')).toBeGreaterThanOrEqual(0)
+    expect(sample(text, 'aggregator_consumer_lag_messages', 'consumer="aggregator"')).toBeGreaterThanOrEqual(0)
+    expect(sample(text, 'aggregator_commit_latency_ms_count')).toBeGreaterThanOrEqual(1)
+    expect(sample(text, 'aggregator_commit_latency_ms_max')).toBeGreaterThan(0)
+    expect(sample(text, 'aggregator_partitions_owned')).toBe(1)
+    expect(text).toContain('# TYPE aggregator_rules_events_published_total counter')
+    expect(text).toContain('instance="self.test"')
+  })
+
+  it('writes its own series into tidewatch.samples_raw, as agent tidewatch-aggregator-<id>', async () => {
+    expect(aggregator.selfIngest).toBeDefined()
+    const stored = await waitFor(
+      () =>
+        scalar(
+          "SELECT max(value) FROM tidewatch.samples_raw WHERE metric = 'aggregator.samples_stored_total' AND series_id IN (SELECT series_id FROM tidewatch.series WHERE metric = 'aggregator.samples_stored_total' AND labels['instance'] = 'self.test')",
+        ).catch(() => 0),
+      (n) => n > 0,
+      15_000,
+      'own series in samples_raw',
+    )
+    expect(stored).toBeGreaterThan(0)
+    expect(aggregator.selfIngest?.stats.published).toBeGreaterThan(0)
+    expect(aggregator.selfIngest?.stats.failures).toBe(0)
+    // Its reports are batches of agent "tidewatch-aggregator-self_test" (the dot is not one subject token).
+    const info = await (await jetstreamManager(client)).streams.info('METRICS', { subjects_filter: '>' })
+    expect(Object.keys(info.state.subjects ?? {})).toContain('metrics.in.tidewatch-aggregator-self_test')
+  })
+})

@@ -56,13 +56,16 @@ async function lastSettings(url: string, init?: RequestInit): Promise<Readonly<R
 
 describe('reader limits', () => {
   it('puts the ceilings on every read-only request', async () => {
-    const settings = await lastSettings(`${fake.url}/?query=SELECT+1`)
+    const settings = await lastSettings(`${fake.url}/?query=SELECT+1+FROM+system.one`)
     expect(settings).toMatchObject({ max_execution_time: '5', max_memory_usage: '100000000', max_rows_to_read: '1000' })
+    expect(settings).toMatchObject({ max_threads: '1', os_thread_priority: '10' })
+    // A light read (no table) gets at most one second.
+    expect(await lastSettings(`${fake.url}/?query=SELECT+1`)).toMatchObject({ max_execution_time: '1' })
     expect(seen.at(-1)?.readonly).toBe(1)
   })
 
   it('lets a reader lower a limit but not raise it, nor lift it with 0', async () => {
-    const lowered = await lastSettings(`${fake.url}/?query=SELECT+1&max_rows_to_read=10&max_memory_usage=0&max_execution_time=600`)
+    const lowered = await lastSettings(`${fake.url}/?query=SELECT+1+FROM+system.one&max_rows_to_read=10&max_memory_usage=0&max_execution_time=600`)
     expect(lowered).toMatchObject({ max_rows_to_read: '10', max_memory_usage: '100000000', max_execution_time: '5' })
   })
 

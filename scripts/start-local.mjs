@@ -21,7 +21,11 @@ function log(message) {
 }
 
 function run(name, command, args, env = {}) {
-  const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...env } })
+  const child = spawn(command, args, {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, ...env },
+  })
   child.on('exit', (code, signal) => {
     if (!stopping) {
       log(`${name} exited (${signal ?? code}); stopping the rest`)
@@ -85,23 +89,43 @@ if (process.env.NATS_URL) {
   const natsBinary = process.env.NATS_SERVER_BIN ?? 'nats-server'
   const probe = spawnSync(natsBinary, ['--version'], { encoding: 'utf8' })
   if (probe.error) {
-    log(`cannot find ${natsBinary}. Install it with:  sudo apt-get install -y nats-server   (or set NATS_URL to a running server)`)
+    log(
+      `cannot find ${natsBinary}. Install it with:  sudo apt-get install -y nats-server   (or set NATS_URL to a running server)`,
+    )
     process.exit(1)
   }
   if (await portOpen(natsPort)) {
     log(`port ${natsPort} is in use; set TIDEWATCH_NATS_PORT, or NATS_URL to use the server already there`)
     process.exit(1)
   }
-  run('nats-server', natsBinary, ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', join(dataDir, 'nats')])
+  run('nats-server', natsBinary, [
+    '-a',
+    '127.0.0.1',
+    '-p',
+    String(natsPort),
+    '-js',
+    '-sd',
+    join(dataDir, 'nats'),
+  ])
   env.NATS_URL = `nats://127.0.0.1:${natsPort}`
   await waitForPort(natsPort, 'nats-server', 10_000)
   log(`nats-server with JetStream on ${env.NATS_URL} (data in data/nats)`)
 }
 
 env.TIDEWATCH_HTTP_LISTEN = `127.0.0.1:${httpPort}`
-run('aggregator', process.execPath, [join(root, 'aggregator/dist/main.js'), '--config', join(root, 'config/aggregator.toml')], env)
+run(
+  'aggregator',
+  process.execPath,
+  [join(root, 'aggregator/dist/main.js'), '--config', join(root, 'config/aggregator.toml')],
+  env,
+)
 await waitForPort(httpPort, 'aggregator', 60_000)
-run('agent', process.execPath, [join(root, 'agent/dist/main.js'), '--config', join(root, 'config/agent.toml')], env)
+run(
+  'agent',
+  process.execPath,
+  [join(root, 'agent/dist/main.js'), '--config', join(root, 'config/agent.toml')],
+  env,
+)
 log(`pipeline running. Query it:
   curl 'http://127.0.0.1:${httpPort}/?query=SELECT+metric,count()+FROM+tidewatch.samples_raw+GROUP+BY+metric'
 Press Ctrl-C to stop.`)

@@ -303,8 +303,13 @@ async function runPublishing(
       const readyWindowMs = Math.max(60_000, 3 * Math.max(config.agent.interval, config.agent.flush_interval))
       admin = await startAdminServer({
         listen: config.admin.listen,
-        registry: selfMetricsRegistry(selfSources, inputNames, { ...config.global_labels, host: resolved.hostname }),
-        ready: () => systemClock.now() - Math.max(delivery.stats.lastSentAtMs, delivery.stats.lastQueuedAtMs) <= readyWindowMs,
+        registry: selfMetricsRegistry(selfSources, inputNames, {
+          ...config.global_labels,
+          host: resolved.hostname,
+        }),
+        ready: () =>
+          systemClock.now() - Math.max(delivery.stats.lastSentAtMs, delivery.stats.lastQueuedAtMs) <=
+          readyWindowMs,
         logger: logger.child({ component: 'admin' }),
       })
     }

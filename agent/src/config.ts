@@ -62,7 +62,13 @@ export function loadAgentConfig(
     config.agent.id ?? (machine.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^\.+|\.+$/g, '') || 'agent')
   const hostname = config.agent.hostname ?? machine
   checkAgainstWireRules(config, agentId, hostname, file, where)
-  return { config, agentId, hostname, subject: partitionedSubject(config.output.subject_prefix, agentId, config.output.partitions), file }
+  return {
+    config,
+    agentId,
+    hostname,
+    subject: partitionedSubject(config.output.subject_prefix, agentId, config.output.partitions),
+    file,
+  }
 }
 
 function parseDefaults(logLevel: unknown): AgentConfig {

@@ -2,7 +2,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { connectNats, createLogger, ensureStreams, streamSchema, type NatsConnection } from '@tidewatch/shared'
+import {
+  connectNats,
+  createLogger,
+  ensureStreams,
+  streamSchema,
+  type NatsConnection,
+} from '@tidewatch/shared'
 import { freePort, startNatsServer, type NatsServerHandle } from '@tidewatch/shared/testing'
 import { startAgent, waitFor, type AgentProcess } from './agent-process.js'
 
@@ -22,8 +28,13 @@ describe('agent admin endpoint (the real agent process, a real nats-server)', ()
 
   beforeAll(async () => {
     server = await startNatsServer()
-    connection = await connectNats({ servers: [server.url], connect_timeout: 2000, reconnect_wait: 200 }, { name: 'test', logger })
-    await ensureStreams(connection, [streamSchema({ name: 'METRICS', subjects: ['metrics.in.>'], max_age: '1h' }).parse({})])
+    connection = await connectNats(
+      { servers: [server.url], connect_timeout: 2000, reconnect_wait: 200 },
+      { name: 'test', logger },
+    )
+    await ensureStreams(connection, [
+      streamSchema({ name: 'METRICS', subjects: ['metrics.in.>'], max_age: '1h' }).parse({}),
+    ])
   })
   afterAll(async () => {
     await agent?.stop('SIGKILL')
@@ -59,7 +70,11 @@ describe('agent admin endpoint (the real agent process, a real nats-server)', ()
     )
     agent = startAgent(['--config', config])
     const url = `http://127.0.0.1:${port}`
-    const status = (path: string) => fetch(`${url}${path}`).then((r) => r.status, () => 0)
+    const status = (path: string) =>
+      fetch(`${url}${path}`).then(
+        (r) => r.status,
+        () => 0,
+      )
     await waitFor(async () => (await status('/healthz')) === 200, 15_000, '/healthz')
     await waitFor(async () => (await status('/readyz')) === 200, 10_000, '/readyz')
     let text = ''

@@ -30,7 +30,13 @@ describe('self metrics input', () => {
     }
     const spool = { length: 1, samples: 40, bytes: 4096, stats: { corruptRegions: 1, corruptBytes: 60 } }
     const input = selfMetricsInput(
-      { agent: () => agent, delivery: () => delivery, spool: () => spool, clock: { now: () => 1000 }, spoolMaxBytes: 8192 },
+      {
+        agent: () => agent,
+        delivery: () => delivery,
+        spool: () => spool,
+        clock: { now: () => 1000 },
+        spoolMaxBytes: 8192,
+      },
       ['cpu', 'memory'],
     )
     const got = new Map<string, number>()

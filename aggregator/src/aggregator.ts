@@ -86,7 +86,10 @@ export interface RunningAggregator {
 }
 
 /** Starts one aggregator replica: store and migrations, HTTP endpoint (embedded), streams, consumer, pipeline. */
-export async function startAggregator(config: AggregatorConfig, options: AggregatorOptions): Promise<RunningAggregator> {
+export async function startAggregator(
+  config: AggregatorConfig,
+  options: AggregatorOptions,
+): Promise<RunningAggregator> {
   const logger = options.logger.child({ aggregator_id: config.aggregator.id })
   const clock = options.clock ?? systemClock
   // Rule files are checked before anything starts: a bad one stops the aggregator with every problem.
@@ -121,7 +124,11 @@ export async function startAggregator(config: AggregatorConfig, options: Aggrega
     }
 
     nats = await connectNats(config.nats, { name: `tidewatch-aggregator ${config.aggregator.id}`, logger })
-    const manager = await ensureStreams(nats, [config.streams.metrics, config.streams.dlq, config.streams.alerts])
+    const manager = await ensureStreams(nats, [
+      config.streams.metrics,
+      config.streams.dlq,
+      config.streams.alerts,
+    ])
     const counters = createCounters()
     const inFlight = createInFlight()
     const latency = new CommitLatency()
@@ -157,7 +164,22 @@ export async function startAggregator(config: AggregatorConfig, options: Aggrega
     })
     failure.catch(() => undefined)
     const startPartition = async (partition: number): Promise<void> => {
-      const run = await runPartition({ config, manager, store, sink, resolver, decodeCache, partition, logger, clock, counters, inFlight, deadLetters, branches, latency })
+      const run = await runPartition({
+        config,
+        manager,
+        store,
+        sink,
+        resolver,
+        decodeCache,
+        partition,
+        logger,
+        clock,
+        counters,
+        inFlight,
+        deadLetters,
+        branches,
+        latency,
+      })
       partitionRuns.set(partition, run)
       run.done.catch((error: unknown) => {
         if (!run.stopping) failed(error)
@@ -174,7 +196,10 @@ export async function startAggregator(config: AggregatorConfig, options: Aggrega
     if (config.consumer.partitions === 1) {
       await startPartition(0)
     } else {
-      const kv = await new Kvm(nats).create(config.consumer.lease_bucket, { ttl: config.consumer.lease_ttl, history: 1 })
+      const kv = await new Kvm(nats).create(config.consumer.lease_bucket, {
+        ttl: config.consumer.lease_ttl,
+        history: 1,
+      })
       leases = new PartitionLeases({
         kv,
         replicaId: config.aggregator.id,
@@ -197,12 +222,26 @@ export async function startAggregator(config: AggregatorConfig, options: Aggrega
       logger,
     })
     lag.start()
-    const metrics = aggregatorRegistry({ id: config.aggregator.id, counters, rulesCounters, inFlight, partitions, lag, latency, clock })
+    const metrics = aggregatorRegistry({
+      id: config.aggregator.id,
+      counters,
+      rulesCounters,
+      inFlight,
+      partitions,
+      lag,
+      latency,
+      clock,
+    })
     const natsConnected = natsConnectedProbe(nats)
     let stopRequested = false
     const ready = (): boolean => natsConnected() && !pipelineFailed && !stopRequested
     if (config.admin.listen !== '') {
-      admin = await startAdminServer({ listen: config.admin.listen, registry: metrics, ready, logger: logger.child({ component: 'admin' }) })
+      admin = await startAdminServer({
+        listen: config.admin.listen,
+        registry: metrics,
+        ready,
+        logger: logger.child({ component: 'admin' }),
+      })
     }
     if (config.admin.self_metrics_interval > 0) {
       const agentId = selfAgentId('aggregator', config.aggregator.id)
@@ -224,10 +263,21 @@ export async function startAggregator(config: AggregatorConfig, options: Aggrega
       resolveStopped = resolve
     })
     const done = Promise.race([stopped, failure])
-    const statsTimer = setInterval(() => logger.info({ counters, in_flight: inFlight, partitions: [...partitionRuns.keys()] }, 'aggregator counters'), 60_000)
+    const statsTimer = setInterval(
+      () =>
+        logger.info(
+          { counters, in_flight: inFlight, partitions: [...partitionRuns.keys()] },
+          'aggregator counters',
+        ),
+      60_000,
+    )
     statsTimer.unref()
     logger.info(
-      { stream: config.streams.metrics.name, partitions: config.consumer.partitions, streaming_rules: rules.ruleCount },
+      {
+        stream: config.streams.metrics.name,
+        partitions: config.consumer.partitions,
+        streaming_rules: rules.ruleCount,
+      },
       'aggregator started',
     )
 
@@ -313,7 +363,8 @@ async function runPartition(args: {
     retryUntilAborted(() => intentHighWaterSeq(store.client, store.database, consumerName), {
       signal: abort.signal,
       maxDelayMs: 5_000,
-      onRetry: (error, attempt) => logger.warn({ err: error, attempt }, 'cannot read the intent log; retrying'),
+      onRetry: (error, attempt) =>
+        logger.warn({ err: error, attempt }, 'cannot read the intent log; retrying'),
     })
   const committer = new BatchCommitter({
     consumerName,
@@ -353,7 +404,10 @@ async function runPartition(args: {
   const done = pipeline.done.catch((error: unknown) => {
     if (!(error instanceof RetryAbortedError)) throw error
   })
-  logger.info({ consumer: consumerOptions.durableName, filter: consumerOptions.filterSubject ?? null }, 'consuming')
+  logger.info(
+    { consumer: consumerOptions.durableName, filter: consumerOptions.filterSubject ?? null },
+    'consuming',
+  )
   const run: PartitionRun = {
     stopping: false,
     done,
@@ -370,5 +424,7 @@ async function runPartition(args: {
 
 /** The durable consumer of one partition: `durable_name`, or `<durable_name>-p<k>` when partitioned. */
 function consumerNameOf(config: AggregatorConfig, partition: number): string {
-  return config.consumer.partitions > 1 ? `${config.consumer.durable_name}-p${partition}` : config.consumer.durable_name
+  return config.consumer.partitions > 1
+    ? `${config.consumer.durable_name}-p${partition}`
+    : config.consumer.durable_name
 }

@@ -17,14 +17,20 @@ const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'
 async function main(): Promise<void> {
   const argv = await yargs(hideBin(process.argv))
     .scriptName('tidewatch-aggregator')
-    .usage('$0 [--config aggregator.toml]\n\nConsumes metric batches from NATS JetStream and stores them in ClickHouse.')
+    .usage(
+      '$0 [--config aggregator.toml]\n\nConsumes metric batches from NATS JetStream and stores them in ClickHouse.',
+    )
     .option('config', {
       alias: 'c',
       type: 'string',
       describe: 'Path to aggregator.toml; without it the embedded defaults are used',
     })
     .option('log-level', { type: 'string', choices: LOG_LEVELS, describe: 'Overrides [log] level' })
-    .option('check-config', { type: 'boolean', default: false, describe: 'Validate the config file and exit' })
+    .option('check-config', {
+      type: 'boolean',
+      default: false,
+      describe: 'Validate the config file and exit',
+    })
     .strict()
     .help()
     .version(false)
@@ -66,6 +72,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`tidewatch-aggregator: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+  process.stderr.write(
+    `tidewatch-aggregator: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  )
   process.exit(1)
 })

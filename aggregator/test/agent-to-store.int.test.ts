@@ -5,7 +5,13 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
-import { decodeBatch, limitsFromConfig, seriesId, wireLimitsSchema, type DecodedBatch } from '@tidewatch/shared'
+import {
+  decodeBatch,
+  limitsFromConfig,
+  seriesId,
+  wireLimitsSchema,
+  type DecodedBatch,
+} from '@tidewatch/shared'
 import { startNatsServer, type NatsServerHandle } from '@tidewatch/shared/testing'
 import { startAggregator, type RunningAggregator } from '../src/index.js'
 import { silentLogger, tempDir, testAggregatorConfig, waitFor } from './harness.js'
@@ -15,10 +21,14 @@ const agentMain = join(repoRoot, 'agent', 'src', 'main.ts')
 
 function runAgentOnce(configFile: string): Promise<number | null> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', agentMain, '--config', configFile, '--once'], {
-      cwd: repoRoot,
-      stdio: 'ignore',
-    })
+    const child = spawn(
+      process.execPath,
+      ['--conditions=source', '--import', 'tsx', agentMain, '--config', configFile, '--once'],
+      {
+        cwd: repoRoot,
+        stdio: 'ignore',
+      },
+    )
     child.once('error', reject)
     child.once('close', resolve)
   })
@@ -32,7 +42,9 @@ describe('the real agent -> JetStream -> aggregator -> samples_raw', () => {
 
   beforeAll(async () => {
     nats = await startNatsServer()
-    aggregator = await startAggregator(testAggregatorConfig(nats.url, join(dir.path, 'store')), { logger: silentLogger })
+    aggregator = await startAggregator(testAggregatorConfig(nats.url, join(dir.path, 'store')), {
+      logger: silentLogger,
+    })
     client = await connect({ servers: nats.url })
   })
   afterAll(async () => {
@@ -64,10 +76,21 @@ servers = ["${nats.url}"]
     const info = await manager.streams.info('METRICS')
     expect(info.state.messages).toBe(1)
     const stored = await manager.streams.getMessage('METRICS', { seq: info.state.first_seq })
-    const sent: DecodedBatch = decodeBatch(stored!.data, limitsFromConfig(wireLimitsSchema.parse({})), Date.now())
+    const sent: DecodedBatch = decodeBatch(
+      stored!.data,
+      limitsFromConfig(wireLimitsSchema.parse({})),
+      Date.now(),
+    )
     expect(sent.agentId).toBe('e2e-agent')
     const names = new Set(sent.series.map((s) => s.name))
-    for (const name of ['cpu.usage_percent', 'cpu.user_percent', 'cpu.system_percent', 'mem.total_bytes', 'mem.used_bytes', 'mem.available_bytes']) {
+    for (const name of [
+      'cpu.usage_percent',
+      'cpu.user_percent',
+      'cpu.system_percent',
+      'mem.total_bytes',
+      'mem.used_bytes',
+      'mem.available_bytes',
+    ]) {
       expect(names).toContain(name)
     }
 
@@ -82,7 +105,10 @@ servers = ["${nats.url}"]
       .sort((a, b) => (a.series_id + a.ts < b.series_id + b.ts ? -1 : 1))
     await waitFor(
       async () => {
-        const r = await aggregator.store.client.query({ query: 'SELECT count() AS n FROM tidewatch.samples_raw', format: 'JSONEachRow' })
+        const r = await aggregator.store.client.query({
+          query: 'SELECT count() AS n FROM tidewatch.samples_raw',
+          format: 'JSONEachRow',
+        })
         return Number((await r.json<{ n: string }>())[0]?.n)
       },
       (n) => n >= expected.length,

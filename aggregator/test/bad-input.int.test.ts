@@ -32,7 +32,9 @@ describe('hostile and malformed batches (real nats-server, real chDB)', () => {
     writeFileSync(conf, 'max_payload: 8388608\n')
     nats = await startNatsServer({ args: ['-c', conf] })
     aggregator = await startAggregator(
-      testAggregatorConfig(nats.url, storeDir, { pipeline: { micro_batch_max_wait: '50ms', max_series_per_metric: 50 } }),
+      testAggregatorConfig(nats.url, storeDir, {
+        pipeline: { micro_batch_max_wait: '50ms', max_series_per_metric: 50 },
+      }),
       { logger: silentLogger },
     )
     client = await connect({ servers: nats.url })
@@ -45,12 +47,14 @@ describe('hostile and malformed batches (real nats-server, real chDB)', () => {
     dir.remove()
   })
 
-  const publishRaw = (bytes: Uint8Array): Promise<unknown> => js.publish('metrics.in.hostile', bytes, { msgID: `hostile:${++seq}` })
+  const publishRaw = (bytes: Uint8Array): Promise<unknown> =>
+    js.publish('metrics.in.hostile', bytes, { msgID: `hostile:${++seq}` })
   const count = async (sql: string): Promise<number> => {
     const result = await aggregator.store.client.query({ query: sql, format: 'JSONEachRow' })
     return Number(Object.values((await result.json<Record<string, unknown>>())[0] ?? {})[0])
   }
-  const good = (host: string, s: number): MetricBatch => hostBatch({ host, seq: s, baseMs: now - 60_000, seriesCount: 2, samplesPerSeries: 1 })
+  const good = (host: string, s: number): MetricBatch =>
+    hostBatch({ host, seq: s, baseMs: now - 60_000, seriesCount: 2, samplesPerSeries: 1 })
 
   it('dead-letters each kind of hostile batch with its reason and stores none of it', async () => {
     const valid = encodeBatch(good('valid', 1))
@@ -60,7 +64,12 @@ describe('hostile and malformed batches (real nats-server, real chDB)', () => {
       ['batch_too_large', new Uint8Array(4 * 1024 * 1024 + 1).fill(7)],
       [
         'non_finite_value',
-        encodeBatch({ agentId: 'nan', seq: 1, createdMs: now, series: [{ name: 'cpu', labels: {}, timestamps: [now], values: [NaN] }] }),
+        encodeBatch({
+          agentId: 'nan',
+          seq: 1,
+          createdMs: now,
+          series: [{ name: 'cpu', labels: {}, timestamps: [now], values: [NaN] }],
+        }),
       ],
       [
         'too_many_labels',
@@ -68,12 +77,24 @@ describe('hostile and malformed batches (real nats-server, real chDB)', () => {
           agentId: 'labels',
           seq: 1,
           createdMs: now,
-          series: [{ name: 'cpu', labels: Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`l${i}`, 'v'])), timestamps: [now], values: [1] }],
+          series: [
+            {
+              name: 'cpu',
+              labels: Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`l${i}`, 'v'])),
+              timestamps: [now],
+              values: [1],
+            },
+          ],
         }),
       ],
       [
         'label_value_too_long',
-        encodeBatch({ agentId: 'long', seq: 1, createdMs: now, series: [{ name: 'cpu', labels: { host: 'x'.repeat(1 << 20) }, timestamps: [now], values: [1] }] }),
+        encodeBatch({
+          agentId: 'long',
+          seq: 1,
+          createdMs: now,
+          series: [{ name: 'cpu', labels: { host: 'x'.repeat(1 << 20) }, timestamps: [now], values: [1] }],
+        }),
       ],
       [
         'bad_metric_name',
@@ -81,29 +102,58 @@ describe('hostile and malformed batches (real nats-server, real chDB)', () => {
           agentId: 'sql',
           seq: 1,
           createdMs: now,
-          series: [{ name: "cpu'); DROP TABLE tidewatch.samples_raw; --", labels: {}, timestamps: [now], values: [1] }],
+          series: [
+            {
+              name: "cpu'); DROP TABLE tidewatch.samples_raw; --",
+              labels: {},
+              timestamps: [now],
+              values: [1],
+            },
+          ],
         }),
       ],
       [
         'timestamp_too_new',
-        encodeBatch({ agentId: 'future', seq: 1, createdMs: now, series: [{ name: 'cpu', labels: {}, timestamps: [now + 86_400_000], values: [1] }] }),
+        encodeBatch({
+          agentId: 'future',
+          seq: 1,
+          createdMs: now,
+          series: [{ name: 'cpu', labels: {}, timestamps: [now + 86_400_000], values: [1] }],
+        }),
       ],
       [
         'timestamp_too_old',
-        encodeBatch({ agentId: 'past', seq: 1, createdMs: now, series: [{ name: 'cpu', labels: {}, timestamps: [now - 30 * 86_400_000], values: [1] }] }),
+        encodeBatch({
+          agentId: 'past',
+          seq: 1,
+          createdMs: now,
+          series: [{ name: 'cpu', labels: {}, timestamps: [now - 30 * 86_400_000], values: [1] }],
+        }),
       ],
     ]
     for (const [, bytes] of hostile) await publishRaw(bytes)
     await js.publish('metrics.in.valid', valid, { msgID: batchId('valid', 1) })
-    await waitFor(() => count('SELECT count() FROM tidewatch.samples_raw'), (n) => n >= 2, 30_000, 'the good batch')
-    await waitFor(async () => aggregator.counters.messagesDeadLettered, (n) => n >= hostile.length, 30_000, 'dead letters')
+    await waitFor(
+      () => count('SELECT count() FROM tidewatch.samples_raw'),
+      (n) => n >= 2,
+      30_000,
+      'the good batch',
+    )
+    await waitFor(
+      async () => aggregator.counters.messagesDeadLettered,
+      (n) => n >= hostile.length,
+      30_000,
+      'dead letters',
+    )
 
     expect(await count('SELECT count() FROM tidewatch.samples_raw')).toBe(2)
     for (const [reason] of hostile) expect(aggregator.counters.rejectedByReason[reason], reason).toBe(1)
     const manager = await jetstreamManager(client)
     expect((await manager.streams.info('DLQ')).state.messages).toBe(hostile.length)
     // The SQL in the metric name never ran: the table is there and holds the good rows.
-    expect(await count("SELECT count() FROM system.tables WHERE database = 'tidewatch' AND name = 'samples_raw'")).toBe(1)
+    expect(
+      await count("SELECT count() FROM system.tables WHERE database = 'tidewatch' AND name = 'samples_raw'"),
+    ).toBe(1)
   })
 
   it('survives random bytes and mutated valid batches, and stores every good batch sent after them', async () => {
@@ -126,12 +176,20 @@ describe('hostile and malformed batches (real nats-server, real chDB)', () => {
       sent++
     }
     const goods = Array.from({ length: 20 }, (_, i) => good(`after-fuzz-${i}`, 1))
-    for (const batch of goods) await js.publish(`metrics.in.${batch.agentId}`, encodeBatch(batch), { msgID: batchId(batch.agentId, batch.seq) })
+    for (const batch of goods)
+      await js.publish(`metrics.in.${batch.agentId}`, encodeBatch(batch), {
+        msgID: batchId(batch.agentId, batch.seq),
+      })
     // Mutated batches that are still valid are stored too (a changed value byte is a valid batch), so
     // wait for the good batches themselves, which were published last.
     const afterFuzz = `SELECT count() FROM tidewatch.samples_raw WHERE series_id IN
       (SELECT series_id FROM tidewatch.series WHERE startsWith(labels['host'], 'after-fuzz-'))`
-    await waitFor(() => count(afterFuzz), (n) => n >= goods.length * 2, 60_000, 'the good batches after the fuzz')
+    await waitFor(
+      () => count(afterFuzz),
+      (n) => n >= goods.length * 2,
+      60_000,
+      'the good batches after the fuzz',
+    )
     expect(await count(afterFuzz)).toBe(goods.length * 2)
     expect(await count('SELECT count() FROM tidewatch.samples_raw')).toBeGreaterThan(before)
     expect(aggregator.counters.messagesDeadLettered).toBeGreaterThan(sent / 3)
@@ -142,12 +200,29 @@ describe('hostile and malformed batches (real nats-server, real chDB)', () => {
       agentId: 'exploder',
       seq: 1,
       createdMs: now,
-      series: Array.from({ length: 200 }, (_, i) => ({ name: 'app.requests', labels: { request_id: `r${i}` }, timestamps: [now - 1000], values: [i] })),
+      series: Array.from({ length: 200 }, (_, i) => ({
+        name: 'app.requests',
+        labels: { request_id: `r${i}` },
+        timestamps: [now - 1000],
+        values: [i],
+      })),
     }
     await js.publish('metrics.in.exploder', encodeBatch(explode), { msgID: batchId('exploder', 1) })
-    await waitFor(async () => aggregator.counters.samplesRefused, (n) => n >= 150, 30_000, 'refused samples')
+    await waitFor(
+      async () => aggregator.counters.samplesRefused,
+      (n) => n >= 150,
+      30_000,
+      'refused samples',
+    )
     expect(aggregator.counters.samplesRefused).toBe(150)
-    await waitFor(() => count("SELECT count() FROM tidewatch.samples_raw WHERE metric = 'app.requests'"), (n) => n >= 50, 30_000, 'accepted series')
-    expect(await count("SELECT uniqExact(series_id) FROM tidewatch.series WHERE metric = 'app.requests'")).toBe(50)
+    await waitFor(
+      () => count("SELECT count() FROM tidewatch.samples_raw WHERE metric = 'app.requests'"),
+      (n) => n >= 50,
+      30_000,
+      'accepted series',
+    )
+    expect(
+      await count("SELECT uniqExact(series_id) FROM tidewatch.series WHERE metric = 'app.requests'"),
+    ).toBe(50)
   })
 })

@@ -11,10 +11,19 @@ import { SeriesResolver } from '../src/sinks/clickhouse/series-resolver.js'
 import { silentLogger } from './harness.js'
 
 /** A JetStream message that records what was done to it. */
-function message(seq: number, redelivered: boolean): AcceptedMessage & { acks: () => number; workings: () => number } {
+function message(
+  seq: number,
+  redelivered: boolean,
+): AcceptedMessage & { acks: () => number; workings: () => number } {
   let acks = 0
   let workings = 0
-  const msg = { seq, redelivered, ack: () => void acks++, working: () => void workings++, subject: 'metrics.in.x' }
+  const msg = {
+    seq,
+    redelivered,
+    ack: () => void acks++,
+    working: () => void workings++,
+    subject: 'metrics.in.x',
+  }
   const batch: DecodedBatch = {
     version: 1,
     agentId: 'x',
@@ -25,7 +34,13 @@ function message(seq: number, redelivered: boolean): AcceptedMessage & { acks: (
     values: Float64Array.of(seq),
     sampleCount: 1,
   }
-  return { kind: 'accepted', message: msg as unknown as JsMsg, batch, acks: () => acks, workings: () => workings }
+  return {
+    kind: 'accepted',
+    message: msg as unknown as JsMsg,
+    batch,
+    acks: () => acks,
+    workings: () => workings,
+  }
 }
 
 /** The intent log and the store in memory, with ClickHouse's token deduplication. */
@@ -43,7 +58,8 @@ function memoryStore() {
     },
     lookup: async (seqs: readonly number[]) => {
       const found = new Map<number, BatchIntent>()
-      for (const intent of intents.values()) for (const s of intent.seqs) if (seqs.includes(s)) found.set(s, { ...intent })
+      for (const intent of intents.values())
+        for (const s of intent.seqs) if (seqs.includes(s)) found.set(s, { ...intent })
       return found
     },
   } as unknown as IntentLog
@@ -68,7 +84,11 @@ function memoryStore() {
   }
 }
 
-function committerFor(store: ReturnType<typeof memoryStore>, clock = new ManualClock(1_000_000), workingIntervalMs = 1_000) {
+function committerFor(
+  store: ReturnType<typeof memoryStore>,
+  clock = new ManualClock(1_000_000),
+  workingIntervalMs = 1_000,
+) {
   return new BatchCommitter({
     consumerName: 'METRICS/test',
     intentLog: store.intentLog,
@@ -90,7 +110,11 @@ describe('BatchCommitter', () => {
     const messages = [message(1, false), message(2, false)]
     await committerFor(store).commit(messages)
     expect(store.tokensWritten).toEqual(['METRICS/test:1-2:2'])
-    expect(store.intents.get('METRICS/test:1-2:2')).toEqual({ token: 'METRICS/test:1-2:2', seqs: [1, 2], committed: true })
+    expect(store.intents.get('METRICS/test:1-2:2')).toEqual({
+      token: 'METRICS/test:1-2:2',
+      seqs: [1, 2],
+      committed: true,
+    })
     expect(messages.map((m) => m.acks())).toEqual([1, 1])
   })
 
@@ -105,7 +129,10 @@ describe('BatchCommitter', () => {
 
   it('keeps the messages in progress in JetStream while a slow store works, so none is redelivered meanwhile', async () => {
     const store = memoryStore()
-    const slow = { ...store, sink: { ...store.sink, writeSamples: async () => new Promise<void>((r) => setTimeout(r, 180)) } }
+    const slow = {
+      ...store,
+      sink: { ...store.sink, writeSamples: async () => new Promise<void>((r) => setTimeout(r, 180)) },
+    }
     const messages = [message(11, false)]
     await committerFor(slow, new ManualClock(1_000_000), 40).commit(messages)
     expect(messages[0]!.workings()).toBeGreaterThanOrEqual(2)

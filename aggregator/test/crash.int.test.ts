@@ -15,11 +15,15 @@ const mainTs = join(repoRoot, 'aggregator', 'src', 'main.ts')
 
 /** The aggregator as its own process, so it can be killed with SIGKILL like a crashed host. */
 function spawnAggregator(configFile: string): ChildProcess {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', mainTs, '--config', configFile], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, TIDEWATCH_TEST_CHILD: '1' },
-  })
+  const child = spawn(
+    process.execPath,
+    ['--conditions=source', '--import', 'tsx', mainTs, '--config', configFile],
+    {
+      cwd: repoRoot,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, TIDEWATCH_TEST_CHILD: '1' },
+    },
+  )
   child.stderr?.on('data', (chunk: Buffer) => process.env.TEST_LOG_LEVEL && process.stderr.write(chunk))
   return child
 }
@@ -91,19 +95,35 @@ self_metrics_interval = "0s"
     const batches: MetricBatch[] = []
     for (let seq = 1; seq <= 60; seq++) {
       for (const host of ['a', 'b', 'c', 'd']) {
-        batches.push(hostBatch({ host, seq, baseMs, seriesCount: 8, samplesPerSeries: 2, valueAt: (s, i) => seq * 100 + s * 10 + i }))
+        batches.push(
+          hostBatch({
+            host,
+            seq,
+            baseMs,
+            seriesCount: 8,
+            samplesPerSeries: 2,
+            valueAt: (s, i) => seq * 100 + s * 10 + i,
+          }),
+        )
       }
     }
     const expected = totalsOf(batches)
 
     child = spawnAggregator(configFile)
     // The aggregator creates the streams; wait until it serves queries.
-    await waitFor(() => scalar('SELECT 1').catch(() => 0), (n) => n === 1, 30_000, 'the aggregator to start')
+    await waitFor(
+      () => scalar('SELECT 1').catch(() => 0),
+      (n) => n === 1,
+      30_000,
+      'the aggregator to start',
+    )
     let published = 0
     // Kill at a few random points while publishing steadily; restart right after each kill.
     const killAt = new Set([30, 90, 150, 200].map((n) => n + Math.floor(Math.random() * 20)))
     for (const batch of batches) {
-      await js.publish(`metrics.in.${batch.agentId}`, encodeBatch(batch), { msgID: batchId(batch.agentId, batch.seq) })
+      await js.publish(`metrics.in.${batch.agentId}`, encodeBatch(batch), {
+        msgID: batchId(batch.agentId, batch.seq),
+      })
       published++
       if (killAt.has(published)) {
         // Let the aggregator get into the middle of something first.

@@ -4,7 +4,13 @@ import { dirname, join } from 'node:path'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
-import { aggregatorConfigSchema, encodeBatch, type AggregatorConfig, type MetricBatch, type SeriesSamples } from '@tidewatch/shared'
+import {
+  aggregatorConfigSchema,
+  encodeBatch,
+  type AggregatorConfig,
+  type MetricBatch,
+  type SeriesSamples,
+} from '@tidewatch/shared'
 
 export const silentLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' })
 
@@ -14,7 +20,11 @@ export function tempDir(prefix: string): { path: string; remove(): void } {
 }
 
 /** An aggregator config for tests: the given NATS and chDB dir, quick micro-batches, HTTP on a free port. */
-export function testAggregatorConfig(natsUrl: string, storeDir: string, overrides: Record<string, unknown> = {}): AggregatorConfig {
+export function testAggregatorConfig(
+  natsUrl: string,
+  storeDir: string,
+  overrides: Record<string, unknown> = {},
+): AggregatorConfig {
   return aggregatorConfigSchema.parse({
     aggregator: { id: 'test-aggregator' },
     nats: { servers: [natsUrl], connect_timeout: '2s', reconnect_wait: '200ms' },
@@ -45,7 +55,10 @@ export function hostBatch(options: {
     series.push({
       name: s % 2 === 0 ? 'cpu.usage_percent' : 'mem.used_bytes',
       labels: { host: options.host, env: 'test', region: 'us-west', slot: String(s) },
-      timestamps: Array.from({ length: samplesPerSeries }, (_, i) => options.baseMs + options.seq * 10_000 + i * 1_000),
+      timestamps: Array.from(
+        { length: samplesPerSeries },
+        (_, i) => options.baseMs + options.seq * 10_000 + i * 1_000,
+      ),
       values: Array.from({ length: samplesPerSeries }, (_, i) => valueAt(s, i)),
     })
   }
@@ -82,7 +95,8 @@ export async function waitFor<T>(
   const deadline = Date.now() + timeoutMs
   let last: T = await probe()
   while (!done(last)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value ${JSON.stringify(last)}`)
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}; last value ${JSON.stringify(last)}`)
     await new Promise((resolve) => setTimeout(resolve, 100))
     last = await probe()
   }
@@ -92,7 +106,11 @@ export async function waitFor<T>(
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
 /** A TypeScript entry point as its own process (so it can be killed with SIGKILL like a crashed host). */
-export function spawnTs(entry: string, args: string[], options: { stdout?: (line: string) => void } = {}): ChildProcess {
+export function spawnTs(
+  entry: string,
+  args: string[],
+  options: { stdout?: (line: string) => void } = {},
+): ChildProcess {
   const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', entry, ...args], {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -115,19 +133,33 @@ export function spawnTs(entry: string, args: string[], options: { stdout?: (line
 
 /** `tidewatch-aggregator --config <file>`; each stdout line (pino JSON) goes to `onLog`. */
 export function spawnAggregator(configFile: string, onLog?: (line: string) => void): ChildProcess {
-  return spawnTs(join(repoRoot, 'aggregator', 'src', 'main.ts'), ['--config', configFile], onLog ? { stdout: onLog } : {})
+  return spawnTs(
+    join(repoRoot, 'aggregator', 'src', 'main.ts'),
+    ['--config', configFile],
+    onLog ? { stdout: onLog } : {},
+  )
 }
 
 /** The embedded store served over HTTP with a writer credential, in its own process; resolves once it serves. */
-export async function spawnStore(dir: string, port: number, writer: { user: string; password: string }): Promise<ChildProcess> {
+export async function spawnStore(
+  dir: string,
+  port: number,
+  writer: { user: string; password: string },
+): Promise<ChildProcess> {
   let ready: () => void = () => undefined
   const listening = new Promise<void>((resolve) => {
     ready = resolve
   })
-  const child = spawnTs(join(repoRoot, 'aggregator', 'test', 'fixtures', 'store-process.ts'), [dir, String(port), writer.user, writer.password], {
-    stdout: (line) => line.startsWith('listening ') && ready(),
-  })
-  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`the store process exited (${code})`))))
+  const child = spawnTs(
+    join(repoRoot, 'aggregator', 'test', 'fixtures', 'store-process.ts'),
+    [dir, String(port), writer.user, writer.password],
+    {
+      stdout: (line) => line.startsWith('listening ') && ready(),
+    },
+  )
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code) => reject(new Error(`the store process exited (${code})`))),
+  )
   await Promise.race([listening, exited])
   exited.catch(() => undefined)
   return child

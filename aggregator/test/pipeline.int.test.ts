@@ -5,7 +5,15 @@ import type { NatsConnection } from '@nats-io/transport-node'
 import { batchId, type MetricBatch } from '@tidewatch/shared'
 import { startNatsServer, type NatsServerHandle } from '@tidewatch/shared/testing'
 import { startAggregator, type RunningAggregator } from '../src/index.js'
-import { encodeBatch, hostBatch, silentLogger, tempDir, testAggregatorConfig, totalsOf, waitFor } from './harness.js'
+import {
+  encodeBatch,
+  hostBatch,
+  silentLogger,
+  tempDir,
+  testAggregatorConfig,
+  totalsOf,
+  waitFor,
+} from './harness.js'
 
 describe('agent batches -> JetStream -> aggregator -> ClickHouse (real nats-server, real chDB)', () => {
   let nats: NatsServerHandle
@@ -21,7 +29,9 @@ describe('agent batches -> JetStream -> aggregator -> ClickHouse (real nats-serv
     return Number(Object.values(rows[0] ?? { v: NaN })[0])
   }
   const publish = async (batch: MetricBatch): Promise<void> => {
-    await js.publish(`metrics.in.${batch.agentId}`, encodeBatch(batch), { msgID: batchId(batch.agentId, batch.seq) })
+    await js.publish(`metrics.in.${batch.agentId}`, encodeBatch(batch), {
+      msgID: batchId(batch.agentId, batch.seq),
+    })
   }
 
   beforeAll(async () => {
@@ -47,7 +57,12 @@ describe('agent batches -> JetStream -> aggregator -> ClickHouse (real nats-serv
     await publish(batches[0]!)
     const expected = totalsOf(batches)
 
-    await waitFor(() => scalar('SELECT count() FROM tidewatch.samples_raw'), (n) => n >= expected.count, 30_000, 'raw rows')
+    await waitFor(
+      () => scalar('SELECT count() FROM tidewatch.samples_raw'),
+      (n) => n >= expected.count,
+      30_000,
+      'raw rows',
+    )
     expect(await scalar('SELECT count() FROM tidewatch.samples_raw')).toBe(expected.count)
     expect(await scalar('SELECT sum(value) FROM tidewatch.samples_raw')).toBeCloseTo(expected.sum, 6)
     expect(await scalar('SELECT sum(count) FROM tidewatch.samples_1m')).toBe(expected.count)
@@ -68,19 +83,28 @@ describe('agent batches -> JetStream -> aggregator -> ClickHouse (real nats-serv
       format: 'JSONEachRow',
     })
     const points = await rows.json<{ ts: string; value: number }>()
-    const sent = batches.filter((b) => b.agentId === 'h2').flatMap((b) => {
-      const series = b.series[2]!
-      return Array.from(series.timestamps).map((ts, i) => ({ ts: Number(ts), value: series.values[i] }))
-    })
+    const sent = batches
+      .filter((b) => b.agentId === 'h2')
+      .flatMap((b) => {
+        const series = b.series[2]!
+        return Array.from(series.timestamps).map((ts, i) => ({ ts: Number(ts), value: series.values[i] }))
+      })
     expect(points.map((p) => ({ ts: Number(p.ts), value: p.value }))).toEqual(sent)
   })
 
   it('sends a malformed message to the DLQ with its reason and stores the next good one', async () => {
     const before = await scalar('SELECT count() FROM tidewatch.samples_raw')
-    await js.publish('metrics.in.broken', new TextEncoder().encode('{"not":"a batch"}'), { msgID: 'broken:1' })
+    await js.publish('metrics.in.broken', new TextEncoder().encode('{"not":"a batch"}'), {
+      msgID: 'broken:1',
+    })
     const good = hostBatch({ host: 'after-dlq', seq: 1, baseMs, seriesCount: 2, samplesPerSeries: 1 })
     await publish(good)
-    await waitFor(() => scalar('SELECT count() FROM tidewatch.samples_raw'), (n) => n >= before + 2, 30_000, 'good batch')
+    await waitFor(
+      () => scalar('SELECT count() FROM tidewatch.samples_raw'),
+      (n) => n >= before + 2,
+      30_000,
+      'good batch',
+    )
     expect(await scalar('SELECT count() FROM tidewatch.samples_raw')).toBe(before + 2)
 
     const manager = await jetstreamManager(client)

@@ -5,12 +5,27 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream'
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+} from '@nats-io/jetstream'
 import { nanos } from '@nats-io/transport-node'
 import { batchId, type MetricBatch } from '@tidewatch/shared'
 import { startNatsServer, type NatsServerHandle } from '@tidewatch/shared/testing'
 import { startAggregator, type RunningAggregator } from '../src/index.js'
-import { encodeBatch, expectedTotals, hostBatch, silentLogger, storedTotals, tempDir, testAggregatorConfig, waitFor } from './harness.js'
+import {
+  encodeBatch,
+  expectedTotals,
+  hostBatch,
+  silentLogger,
+  storedTotals,
+  tempDir,
+  testAggregatorConfig,
+  waitFor,
+} from './harness.js'
 
 describe('a committed message delivered again by hand is not counted twice (real nats-server, real chDB)', () => {
   let nats: NatsServerHandle
@@ -18,7 +33,10 @@ describe('a committed message delivered again by hand is not counted twice (real
   let js: JetStreamClient
   let aggregator: RunningAggregator | undefined
   const store = tempDir('tidewatch-redeliver-')
-  const config = () => testAggregatorConfig(nats.url, store.path, { pipeline: { micro_batch_max_wait: '50ms', micro_batch_max_samples: 70 } })
+  const config = () =>
+    testAggregatorConfig(nats.url, store.path, {
+      pipeline: { micro_batch_max_wait: '50ms', micro_batch_max_samples: 70 },
+    })
 
   beforeAll(async () => {
     nats = await startNatsServer()
@@ -59,7 +77,14 @@ describe('a committed message delivered again by hand is not counted twice (real
     const publish = async (from: number, to: number): Promise<void> => {
       for (let seq = from; seq <= to; seq++) {
         for (const host of ['a', 'b', 'c']) {
-          const batch = hostBatch({ host, seq, baseMs, seriesCount: 5, samplesPerSeries: 2, valueAt: (s, i) => seq * 10 + s + i })
+          const batch = hostBatch({
+            host,
+            seq,
+            baseMs,
+            seriesCount: 5,
+            samplesPerSeries: 2,
+            valueAt: (s, i) => seq * 10 + s + i,
+          })
           batches.push(batch)
           await js.publish(`metrics.in.${host}`, encodeBatch(batch), { msgID: batchId(host, seq) })
         }
@@ -67,9 +92,21 @@ describe('a committed message delivered again by hand is not counted twice (real
     }
     const settled = async (): Promise<void> => {
       const want = expectedTotals(batches).raw_count!
-      await waitFor(() => scalar('SELECT count() FROM tidewatch.samples_raw'), (n) => n >= want, 30_000, 'raw rows')
+      await waitFor(
+        () => scalar('SELECT count() FROM tidewatch.samples_raw'),
+        (n) => n >= want,
+        30_000,
+        'raw rows',
+      )
       const manager = await jetstreamManager(client)
-      await waitFor(async () => (await manager.consumers.info('METRICS', 'aggregator')).num_ack_pending + (await manager.consumers.info('METRICS', 'aggregator')).num_pending, (n) => n === 0, 30_000, 'everything acked')
+      await waitFor(
+        async () =>
+          (await manager.consumers.info('METRICS', 'aggregator')).num_ack_pending +
+          (await manager.consumers.info('METRICS', 'aggregator')).num_pending,
+        (n) => n === 0,
+        30_000,
+        'everything acked',
+      )
     }
 
     await publish(1, 20)
@@ -94,6 +131,8 @@ describe('a committed message delivered again by hand is not counted twice (real
     expect(aggregator.counters.duplicateMessagesSkipped).toBeGreaterThanOrEqual(90)
     await new Promise((resolve) => setTimeout(resolve, 300))
     expect(await storedTotals(scalar)).toEqual(expectedTotals(batches))
-    expect(await scalar('SELECT uniqExact(series_id, ts) FROM tidewatch.samples_raw')).toBe(expectedTotals(batches).raw_count)
+    expect(await scalar('SELECT uniqExact(series_id, ts) FROM tidewatch.samples_raw')).toBe(
+      expectedTotals(batches).raw_count,
+    )
   })
 })

@@ -117,7 +117,7 @@ lease_ttl = "3s"
     return count
   }
 
-  it('shares the partitions, moves a dead replica\'s partitions, and stores every sample once in every tier', async () => {
+  it("shares the partitions, moves a dead replica's partitions, and stores every sample once in every tier", async () => {
     // Every partition owned, two per replica, once all three have joined and rebalanced.
     const kv = await waitFor(
       () =>
@@ -132,7 +132,12 @@ lease_ttl = "3s"
       30_000,
       'the lease bucket',
     )
-    await waitFor(async () => spread(await owners(kv!)), (s) => Object.keys(s).length === 3 && Object.values(s).every((n) => n === 2), 30_000, 'two partitions per replica')
+    await waitFor(
+      async () => spread(await owners(kv!)),
+      (s) => Object.keys(s).length === 3 && Object.values(s).every((n) => n === 2),
+      30_000,
+      'two partitions per replica',
+    )
 
     const hosts = Array.from({ length: 24 }, (_, i) => `host-${i}`)
     expect(new Set(hosts.map((h) => partitionOf(h, PARTITIONS))).size).toBe(PARTITIONS)
@@ -140,7 +145,16 @@ lease_ttl = "3s"
     const batches: MetricBatch[] = []
     for (let seq = 1; seq <= 15; seq++) {
       for (const host of hosts) {
-        batches.push(hostBatch({ host, seq, baseMs, seriesCount: 6, samplesPerSeries: 2, valueAt: (s, i) => seq * 100 + s * 10 + i }))
+        batches.push(
+          hostBatch({
+            host,
+            seq,
+            baseMs,
+            seriesCount: 6,
+            samplesPerSeries: 2,
+            valueAt: (s, i) => seq * 100 + s * 10 + i,
+          }),
+        )
       }
     }
     const killAt = Math.floor(batches.length / 3) + Math.floor(Math.random() * 40)
@@ -158,9 +172,19 @@ lease_ttl = "3s"
     }
 
     const expected = expectedTotals(batches)
-    await waitFor(() => scalar('SELECT count() FROM tidewatch.samples_raw').catch(() => -1), (n) => n >= expected.raw_count!, 60_000, 'every raw row')
+    await waitFor(
+      () => scalar('SELECT count() FROM tidewatch.samples_raw').catch(() => -1),
+      (n) => n >= expected.raw_count!,
+      60_000,
+      'every raw row',
+    )
     // r2's leases expired and the survivors own all six partitions between them.
-    const after = await waitFor(async () => owners(kv!), (m) => m.size === PARTITIONS && ![...m.values()].includes('r2'), 30_000, 'r2\'s partitions taken over')
+    const after = await waitFor(
+      async () => owners(kv!),
+      (m) => m.size === PARTITIONS && ![...m.values()].includes('r2'),
+      30_000,
+      "r2's partitions taken over",
+    )
     expect(new Set(after.values())).toEqual(new Set(['r1', 'r3']))
     // Partitions r2 held were claimed again by a survivor: that is where recovery ran.
     const r2Partitions = claims.filter((c) => c.replica === 'r2').map((c) => c.partition)
@@ -170,7 +194,9 @@ lease_ttl = "3s"
     }
     await new Promise((resolve) => setTimeout(resolve, 1_000))
     expect(await storedTotals(scalar)).toEqual(expected)
-    expect(await scalar('SELECT uniqExact(series_id, ts) FROM tidewatch.samples_raw')).toBe(expected.raw_count)
+    expect(await scalar('SELECT uniqExact(series_id, ts) FROM tidewatch.samples_raw')).toBe(
+      expected.raw_count,
+    )
     // Each partition's consumer only ever stored its own hosts: no series split across consumers.
     expect(await scalar(`SELECT uniqExact(consumer) FROM tidewatch.ingest_batches`)).toBe(PARTITIONS)
   })

@@ -4,7 +4,15 @@ import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jets
 import { batchId, type MetricBatch } from '@tidewatch/shared'
 import { startNatsServer, type NatsServerHandle } from '@tidewatch/shared/testing'
 import { startAggregator, type RunningAggregator } from '../src/index.js'
-import { encodeBatch, hostBatch, silentLogger, tempDir, testAggregatorConfig, totalsOf, waitFor } from './harness.js'
+import {
+  encodeBatch,
+  hostBatch,
+  silentLogger,
+  tempDir,
+  testAggregatorConfig,
+  totalsOf,
+  waitFor,
+} from './harness.js'
 
 /** The value of one Prometheus sample line (`name{labels} value`), or undefined. */
 function sample(text: string, name: string, labelPart = ''): number | undefined {
@@ -26,7 +34,9 @@ describe('aggregator admin endpoint and self metrics (real nats-server, real chD
     return Number(Object.values(rows[0] ?? { v: NaN })[0])
   }
   const publish = async (batch: MetricBatch): Promise<void> => {
-    await js.publish(`metrics.in.${batch.agentId}`, encodeBatch(batch), { msgID: batchId(batch.agentId, batch.seq) })
+    await js.publish(`metrics.in.${batch.agentId}`, encodeBatch(batch), {
+      msgID: batchId(batch.agentId, batch.seq),
+    })
   }
 
   beforeAll(async () => {
@@ -58,7 +68,13 @@ describe('aggregator admin endpoint and self metrics (real nats-server, real chD
     for (const batch of batches) await publish(batch)
     await js.publish('metrics.in.broken', new Uint8Array([1, 2, 3, 4]), { msgID: 'broken:1' })
     const expected = totalsOf(batches).count
-    await waitFor(async () => aggregator.counters.samplesStored >= expected && aggregator.counters.messagesDeadLettered >= 1, (ok) => ok, 20_000, 'stored and dead-lettered')
+    await waitFor(
+      async () =>
+        aggregator.counters.samplesStored >= expected && aggregator.counters.messagesDeadLettered >= 1,
+      (ok) => ok,
+      20_000,
+      'stored and dead-lettered',
+    )
 
     const text = await waitFor(
       async () => (await fetch(`${url}/metrics`)).text(),
@@ -74,7 +90,9 @@ describe('aggregator admin endpoint and self metrics (real nats-server, real chD
     expect(sample(text, 'aggregator_store_errors_total')).toBe(0)
     expect(sample(text, 'aggregator_samples_refused_total')).toBe(0)
     expect(sample(text, 'aggregator_in_flight_messages')).toBeGreaterThanOrEqual(0)
-    expect(sample(text, 'aggregator_consumer_lag_messages', 'consumer="aggregator"')).toBeGreaterThanOrEqual(0)
+    expect(sample(text, 'aggregator_consumer_lag_messages', 'consumer="aggregator"')).toBeGreaterThanOrEqual(
+      0,
+    )
     expect(sample(text, 'aggregator_commit_latency_ms_count')).toBeGreaterThanOrEqual(1)
     expect(sample(text, 'aggregator_commit_latency_ms_max')).toBeGreaterThan(0)
     expect(sample(text, 'aggregator_partitions_owned')).toBe(1)

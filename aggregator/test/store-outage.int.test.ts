@@ -17,7 +17,17 @@ import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jets
 import { aggregatorConfigSchema, batchId, type MetricBatch } from '@tidewatch/shared'
 import { freePort, startNatsServer, type NatsServerHandle } from '@tidewatch/shared/testing'
 import { startAggregator, type RunningAggregator } from '../src/index.js'
-import { encodeBatch, expectedTotals, hostBatch, killHard, silentLogger, spawnStore, storedTotals, tempDir, waitFor } from './harness.js'
+import {
+  encodeBatch,
+  expectedTotals,
+  hostBatch,
+  killHard,
+  silentLogger,
+  spawnStore,
+  storedTotals,
+  tempDir,
+  waitFor,
+} from './harness.js'
 
 const WRITER = { user: 'writer', password: 'outage-secret' }
 const MAX_ACK_PENDING = 20
@@ -66,7 +76,10 @@ describe('the store stops while data flows, then starts again (real nats-server,
     const config = aggregatorConfigSchema.parse({
       aggregator: { id: 'outage' },
       nats: { servers: [nats.url], connect_timeout: '2s', reconnect_wait: '200ms' },
-      store: { url: `http://${WRITER.user}:${WRITER.password}@127.0.0.1:${storePort}`, request_timeout: '2s' },
+      store: {
+        url: `http://${WRITER.user}:${WRITER.password}@127.0.0.1:${storePort}`,
+        request_timeout: '2s',
+      },
       http: { enabled: false },
       admin: { listen: '', self_metrics_interval: '0s' },
       pipeline: { micro_batch_max_wait: '50ms', micro_batch_max_samples: 2_000 },
@@ -81,7 +94,11 @@ describe('the store stops while data flows, then starts again (real nats-server,
       if (expected === undefined) expected = one
       else {
         for (const [key, value] of Object.entries(one)) {
-          expected[key] = key.endsWith('_min') ? Math.min(expected[key]!, value) : key.endsWith('_max') ? Math.max(expected[key]!, value) : expected[key]! + value
+          expected[key] = key.endsWith('_min')
+            ? Math.min(expected[key]!, value)
+            : key.endsWith('_max')
+              ? Math.max(expected[key]!, value)
+              : expected[key]! + value
         }
       }
     }
@@ -89,7 +106,14 @@ describe('the store stops while data flows, then starts again (real nats-server,
     let backlogBytes = 0
     const publish = async (seq: number): Promise<void> => {
       for (const host of ['a', 'b']) {
-        const batch = hostBatch({ host, seq, baseMs, seriesCount: 50, samplesPerSeries: 4, valueAt: (s, i) => (seq % 97) * 100 + s + i })
+        const batch = hostBatch({
+          host,
+          seq,
+          baseMs,
+          seriesCount: 50,
+          samplesPerSeries: 4,
+          valueAt: (s, i) => (seq % 97) * 100 + s + i,
+        })
         account(batch)
         const data = encodeBatch(batch)
         backlogBytes += data.length
@@ -131,12 +155,24 @@ describe('the store stops while data flows, then starts again (real nats-server,
 
     // The store comes back on the same directory and port: the aggregator resumes by itself.
     storeProcess = await spawnStore(join(dir.path, 'store'), storePort, WRITER)
-    await waitFor(() => scalar('SELECT count() FROM tidewatch.samples_raw').catch(() => -1), (n) => n >= expected!.raw_count!, 60_000, 'every raw row')
-    await waitFor(async () => {
-      const i = await manager.consumers.info('METRICS', 'aggregator')
-      return i.num_pending + i.num_ack_pending
-    }, (n) => n === 0, 30_000, 'everything acked')
+    await waitFor(
+      () => scalar('SELECT count() FROM tidewatch.samples_raw').catch(() => -1),
+      (n) => n >= expected!.raw_count!,
+      60_000,
+      'every raw row',
+    )
+    await waitFor(
+      async () => {
+        const i = await manager.consumers.info('METRICS', 'aggregator')
+        return i.num_pending + i.num_ack_pending
+      },
+      (n) => n === 0,
+      30_000,
+      'everything acked',
+    )
     expect(await storedTotals(scalar)).toEqual(expected)
-    expect(await scalar('SELECT uniqExact(series_id, ts) FROM tidewatch.samples_raw')).toBe(expected!.raw_count)
+    expect(await scalar('SELECT uniqExact(series_id, ts) FROM tidewatch.samples_raw')).toBe(
+      expected!.raw_count,
+    )
   })
 })

@@ -87,7 +87,9 @@ export class Alerter {
       id: options.config.alerter.id,
       receivers: options.config.receivers.map((receiver) => receiver.name),
       dispatcher: () =>
-        this.dispatcherInstance === undefined ? undefined : { ...this.dispatcherInstance.stats, firing: this.dispatcherInstance.firingCount },
+        this.dispatcherInstance === undefined
+          ? undefined
+          : { ...this.dispatcherInstance.stats, firing: this.dispatcherInstance.firingCount },
       consumer: () => this.consumer?.stats,
     })
   }
@@ -122,31 +124,50 @@ export class Alerter {
     const timers = this.options.timers ?? systemTimers
     const plan = planAlerter(config)
     // A bad rule file stops the start with every problem (file, rule, key), before anything connects.
-    const queryRules = (this.options.rules ?? loadRuleFiles(config.rules.files)).filter((rule) => rule.kind === 'query')
+    const queryRules = (this.options.rules ?? loadRuleFiles(config.rules.files)).filter(
+      (rule) => rule.kind === 'query',
+    )
 
     for (const spec of plan.receivers) {
       const index = config.receivers.findIndex((r) => r.name === spec.name)
-      const deps = this.options.httpDispatcher !== undefined ? { logger: this.log, dispatcher: this.options.httpDispatcher } : { logger: this.log }
+      const deps =
+        this.options.httpDispatcher !== undefined
+          ? { logger: this.log, dispatcher: this.options.httpDispatcher }
+          : { logger: this.log }
       this.notifiers.set(spec.name, createNotifier(spec, deps, `receivers[${index}]`))
     }
 
     if (this.options.connection !== undefined) {
       this.connection = this.options.connection
     } else {
-      this.connection = await connectNats(config.nats, { name: `tidewatch-alerter-${config.alerter.id}`, logger: this.log })
+      this.connection = await connectNats(config.nats, {
+        name: `tidewatch-alerter-${config.alerter.id}`,
+        logger: this.log,
+      })
       this.ownsConnection = true
     }
     const connection = this.connection
     const probe = natsConnectedProbe(connection)
     await ensureStream(await jetstreamManager(connection), config.streams.alerts)
-    const buckets = await openBuckets(connection, { prefix: config.kv.bucket_prefix, replicas: config.kv.replicas, storage: config.kv.storage })
+    const buckets = await openBuckets(connection, {
+      prefix: config.kv.bucket_prefix,
+      replicas: config.kv.replicas,
+      storage: config.kv.storage,
+    })
     this.buckets = buckets
     const store = new AlertStore(buckets.alerts, clock)
     this.store = store
     const silences = new SilenceStore(buckets.silences, clock)
     this.silenceStore = silences
     const owner = `${config.alerter.id}/${randomUUID().slice(0, 8)}`
-    this.leases = new LeaseManager(buckets.leases, owner, config.leases.ttl, clock, timers, this.log.child({ part: 'leases' }))
+    this.leases = new LeaseManager(
+      buckets.leases,
+      owner,
+      config.leases.ttl,
+      clock,
+      timers,
+      this.log.child({ part: 'leases' }),
+    )
 
     const dispatcher = new Dispatcher({
       routes: plan.routes,
@@ -167,7 +188,10 @@ export class Alerter {
     // Silences first, so no alert is judged before the silences that mute it are known.
     const silenceWatch = await silences.watch(this.abort.signal, () => undefined)
     await silenceWatch.ready
-    const alertWatch = await store.watch((fingerprint, stored) => dispatcher.onAlert(fingerprint, stored), this.abort.signal)
+    const alertWatch = await store.watch(
+      (fingerprint, stored) => dispatcher.onAlert(fingerprint, stored),
+      this.abort.signal,
+    )
     await alertWatch.ready
 
     const stream = config.streams.alerts
@@ -206,11 +230,16 @@ export class Alerter {
 
     // Tombstones of resolved alerts are kept an hour, then swept; a background chore, not on the alert path.
     this.sweepTimer = setInterval(() => {
-      store.sweepClosed(3_600_000, this.log).catch((error: unknown) => this.log.warn({ err: error }, 'sweep of closed alerts failed'))
+      store
+        .sweepClosed(3_600_000, this.log)
+        .catch((error: unknown) => this.log.warn({ err: error }, 'sweep of closed alerts failed'))
     }, 600_000)
     this.sweepTimer.unref()
     this.natsConnected = probe
-    this.log.info({ receivers: [...this.notifiers.keys()], lease_owner: owner, query_rules: queryRules.length }, 'alerter started')
+    this.log.info(
+      { receivers: [...this.notifiers.keys()], lease_owner: owner, query_rules: queryRules.length },
+      'alerter started',
+    )
   }
 
   /** Graceful stop: no new events, flushes in flight finish, leases are released for the other replica. */
@@ -218,7 +247,9 @@ export class Alerter {
     this.natsConnected = () => false
     if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer)
     await this.queryRunner?.stop()
-    await this.queryStore?.close().catch((error: unknown) => this.log.warn({ err: error }, 'cannot close the query-rule store client'))
+    await this.queryStore
+      ?.close()
+      .catch((error: unknown) => this.log.warn({ err: error }, 'cannot close the query-rule store client'))
     await this.consumer?.stop()
     await this.dispatcherInstance?.stop()
     this.abort.abort()

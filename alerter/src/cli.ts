@@ -49,11 +49,17 @@ const defaultIo: CliIo = {
 export async function runCli(argv: string[] = hideBin(process.argv), io: CliIo = defaultIo): Promise<number> {
   let code = EXIT_OK
   const configOption = (y: Argv) =>
-    y.option('config', { alias: 'c', type: 'string', describe: 'The alerter TOML file (default: every setting at its default).' }).option('log-level', {
-      type: 'string',
-      choices: LOG_LEVELS,
-      describe: 'Overrides log.level. Logs go to stderr as JSON lines.',
-    })
+    y
+      .option('config', {
+        alias: 'c',
+        type: 'string',
+        describe: 'The alerter TOML file (default: every setting at its default).',
+      })
+      .option('log-level', {
+        type: 'string',
+        choices: LOG_LEVELS,
+        describe: 'Overrides log.level. Logs go to stderr as JSON lines.',
+      })
   const parser = yargs(argv)
     .scriptName(NAME)
     .usage('$0 <command>\n\nAlert state, grouping, silences and Slack notifications for tidewatch.')
@@ -62,7 +68,13 @@ export async function runCli(argv: string[] = hideBin(process.argv), io: CliIo =
       'Consume alert events and send notifications until SIGINT/SIGTERM.',
       (y) => configOption(y),
       async (args) => {
-        code = await withConfig(args.config, args['log-level'], io, async (config, logger, rules) => runAlerter(config, logger, rules, io), { rules: true })
+        code = await withConfig(
+          args.config,
+          args['log-level'],
+          io,
+          async (config, logger, rules) => runAlerter(config, logger, rules, io),
+          { rules: true },
+        )
       },
     )
     .command(
@@ -85,64 +97,94 @@ export async function runCli(argv: string[] = hideBin(process.argv), io: CliIo =
         code = result.ok ? EXIT_OK : EXIT_FAILED
       },
     )
-    .command('silence', 'Create, list and expire silences (stored in NATS KV, shared by every replica).', (y) =>
-      y
-        .command(
-          'add',
-          'Mute alerts matching every --matcher for --duration.',
-          (s) =>
-            configOption(s)
-              .option('matcher', { alias: 'm', type: 'string', array: true, demandOption: true, describe: 'name="value", name!="value", name=~"regex" or name!~"regex"; repeat for more' })
-              .option('duration', { alias: 'd', type: 'string', default: '2h', describe: 'How long, e.g. "30m", "2h", "1d"' })
-              .option('comment', { type: 'string', default: '', describe: 'Why' })
-              .option('author', { type: 'string', default: process.env.USER ?? 'unknown', describe: 'Who' }),
-          async (args) => {
-            code = await withConfig(args.config, args['log-level'], io, async (config, logger) => {
-              const durationMs = parseDurationMs(args.duration)
-              if (durationMs === undefined) {
-                io.err(`${NAME}: --duration: expected a duration such as "2h", found ${JSON.stringify(args.duration)}\n`)
-                return EXIT_USAGE
-              }
-              return withSilences(config, logger, async (store) => {
-                const silence = await store.add({ matchers: args.matcher.map(String), durationMs, createdBy: args.author, comment: args.comment })
-                io.out(`${silence.id}\n`)
-                return EXIT_OK
-              })
-            })
-          },
-        )
-        .command(
-          'list',
-          'List silences: id, status, start, end, matchers, author, comment.',
-          (s) => configOption(s).option('all', { type: 'boolean', default: false, describe: 'Include expired silences' }),
-          async (args) => {
-            code = await withConfig(args.config, args['log-level'], io, async (config, logger) =>
-              withSilences(config, logger, async (store) => {
-                const now = systemClock.now()
-                for (const silence of await store.list()) {
-                  if (!args.all && silence.endsAtMs <= now) continue
-                  io.out(`${describeSilence(silence, now)}\n`)
+    .command(
+      'silence',
+      'Create, list and expire silences (stored in NATS KV, shared by every replica).',
+      (y) =>
+        y
+          .command(
+            'add',
+            'Mute alerts matching every --matcher for --duration.',
+            (s) =>
+              configOption(s)
+                .option('matcher', {
+                  alias: 'm',
+                  type: 'string',
+                  array: true,
+                  demandOption: true,
+                  describe: 'name="value", name!="value", name=~"regex" or name!~"regex"; repeat for more',
+                })
+                .option('duration', {
+                  alias: 'd',
+                  type: 'string',
+                  default: '2h',
+                  describe: 'How long, e.g. "30m", "2h", "1d"',
+                })
+                .option('comment', { type: 'string', default: '', describe: 'Why' })
+                .option('author', {
+                  type: 'string',
+                  default: process.env.USER ?? 'unknown',
+                  describe: 'Who',
+                }),
+            async (args) => {
+              code = await withConfig(args.config, args['log-level'], io, async (config, logger) => {
+                const durationMs = parseDurationMs(args.duration)
+                if (durationMs === undefined) {
+                  io.err(
+                    `${NAME}: --duration: expected a duration such as "2h", found ${JSON.stringify(args.duration)}\n`,
+                  )
+                  return EXIT_USAGE
                 }
-                return EXIT_OK
+                return withSilences(config, logger, async (store) => {
+                  const silence = await store.add({
+                    matchers: args.matcher.map(String),
+                    durationMs,
+                    createdBy: args.author,
+                    comment: args.comment,
+                  })
+                  io.out(`${silence.id}\n`)
+                  return EXIT_OK
+                })
+              })
+            },
+          )
+          .command(
+            'list',
+            'List silences: id, status, start, end, matchers, author, comment.',
+            (s) =>
+              configOption(s).option('all', {
+                type: 'boolean',
+                default: false,
+                describe: 'Include expired silences',
               }),
-            )
-          },
-        )
-        .command(
-          'expire <id>',
-          'End a silence now.',
-          (s) => configOption(s).positional('id', { type: 'string', demandOption: true }),
-          async (args) => {
-            code = await withConfig(args.config, args['log-level'], io, async (config, logger) =>
-              withSilences(config, logger, async (store) => {
-                const silence = await store.expire(String(args.id))
-                io.out(`${describeSilence(silence, systemClock.now())}\n`)
-                return EXIT_OK
-              }),
-            )
-          },
-        )
-        .demandCommand(1, 'name a silence command: add, list or expire'),
+            async (args) => {
+              code = await withConfig(args.config, args['log-level'], io, async (config, logger) =>
+                withSilences(config, logger, async (store) => {
+                  const now = systemClock.now()
+                  for (const silence of await store.list()) {
+                    if (!args.all && silence.endsAtMs <= now) continue
+                    io.out(`${describeSilence(silence, now)}\n`)
+                  }
+                  return EXIT_OK
+                }),
+              )
+            },
+          )
+          .command(
+            'expire <id>',
+            'End a silence now.',
+            (s) => configOption(s).positional('id', { type: 'string', demandOption: true }),
+            async (args) => {
+              code = await withConfig(args.config, args['log-level'], io, async (config, logger) =>
+                withSilences(config, logger, async (store) => {
+                  const silence = await store.expire(String(args.id))
+                  io.out(`${describeSilence(silence, systemClock.now())}\n`)
+                  return EXIT_OK
+                }),
+              )
+            },
+          )
+          .demandCommand(1, 'name a silence command: add, list or expire'),
     )
     .demandCommand(1, 'name a command')
     .strict()
@@ -168,12 +210,18 @@ async function withConfig(
   let config: AlerterConfig
   let rules: readonly Rule[] = []
   try {
-    config = file === undefined ? loadDefaults(logLevel) : loadAlerterConfig(file, { overrides: { 'log.level': logLevel } })
+    config =
+      file === undefined
+        ? loadDefaults(logLevel)
+        : loadAlerterConfig(file, { overrides: { 'log.level': logLevel } })
     planAlerter(config)
     // RuleFileError (a ConfigError) names each file, rule and key itself.
     if (options.rules === true) rules = loadRuleFiles(config.rules.files)
   } catch (error) {
-    if (error instanceof ConfigError || (error instanceof TidewatchError && error.code === 'CONFIG_INVALID')) {
+    if (
+      error instanceof ConfigError ||
+      (error instanceof TidewatchError && error.code === 'CONFIG_INVALID')
+    ) {
       const where = error instanceof ConfigError ? '' : `${file ?? '(defaults)'}: `
       io.err(`${NAME}: invalid configuration\n${where}${error.message}\n`)
       return EXIT_USAGE
@@ -199,24 +247,45 @@ function loadDefaults(logLevel: string | undefined): AlerterConfig {
   return parseConfigText('', '(defaults)', alerterConfigSchema, { overrides: { 'log.level': logLevel } })
 }
 
-async function withSilences(config: AlerterConfig, logger: Logger, body: (store: SilenceStore) => Promise<number>): Promise<number> {
-  const connection = await connectNats(config.nats, { name: `${NAME}-cli`, logger: logger.child({ part: 'cli' }) })
+async function withSilences(
+  config: AlerterConfig,
+  logger: Logger,
+  body: (store: SilenceStore) => Promise<number>,
+): Promise<number> {
+  const connection = await connectNats(config.nats, {
+    name: `${NAME}-cli`,
+    logger: logger.child({ part: 'cli' }),
+  })
   try {
-    const buckets = await openBuckets(connection, { prefix: config.kv.bucket_prefix, replicas: config.kv.replicas, storage: config.kv.storage })
+    const buckets = await openBuckets(connection, {
+      prefix: config.kv.bucket_prefix,
+      replicas: config.kv.replicas,
+      storage: config.kv.storage,
+    })
     return await body(new SilenceStore(buckets.silences, systemClock))
   } finally {
     await connection.drain()
   }
 }
 
-async function runAlerter(config: AlerterConfig, logger: Logger, rules: readonly Rule[], io: CliIo): Promise<number> {
+async function runAlerter(
+  config: AlerterConfig,
+  logger: Logger,
+  rules: readonly Rule[],
+  io: CliIo,
+): Promise<number> {
   const alerter = new Alerter({ config, logger, rules })
   await alerter.start()
   let admin: AdminServer | undefined
   let selfIngest: SelfIngest | undefined
   try {
     if (config.admin.listen !== '') {
-      admin = await startAdminServer({ listen: config.admin.listen, registry: alerter.metrics, ready: () => alerter.ready(), logger: logger.child({ component: 'admin' }) })
+      admin = await startAdminServer({
+        listen: config.admin.listen,
+        registry: alerter.metrics,
+        ready: () => alerter.ready(),
+        logger: logger.child({ component: 'admin' }),
+      })
     }
     const connection = alerter.natsConnection
     if (config.admin.self_metrics_interval > 0 && connection !== undefined) {

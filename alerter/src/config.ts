@@ -1,4 +1,9 @@
-import { alerterConfigSchema, loadConfigFile, type AlerterConfig, type LoadConfigOptions } from '@tidewatch/shared'
+import {
+  alerterConfigSchema,
+  loadConfigFile,
+  type AlerterConfig,
+  type LoadConfigOptions,
+} from '@tidewatch/shared'
 import { AlerterConfigError } from './errors.js'
 import type { InhibitRule } from './inhibition/inhibitor.js'
 import { receiverSpec, type ReceiverSpec } from './notifiers/index.js'
@@ -28,13 +33,20 @@ export function planAlerter(config: AlerterConfig): AlerterPlan {
       try {
         return parseMatcher(text)
       } catch (error) {
-        throw new AlerterConfigError(`${keyPath}[${index}]: ${(error as Error).message}`, `${keyPath}[${index}]`)
+        throw new AlerterConfigError(
+          `${keyPath}[${index}]: ${(error as Error).message}`,
+          `${keyPath}[${index}]`,
+        )
       }
     })
 
   const names = new Set<string>()
   const receivers = config.receivers.map((receiver, index) => {
-    if (names.has(receiver.name)) throw new AlerterConfigError(`receivers[${index}].name: duplicate receiver "${receiver.name}"`, `receivers[${index}].name`)
+    if (names.has(receiver.name))
+      throw new AlerterConfigError(
+        `receivers[${index}].name: duplicate receiver "${receiver.name}"`,
+        `receivers[${index}].name`,
+      )
     names.add(receiver.name)
     return receiverSpec(receiver, `receivers[${index}]`)
   })

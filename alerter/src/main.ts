@@ -7,7 +7,9 @@ runCli().then(
     process.exitCode = code
   },
   (error: unknown) => {
-    process.stderr.write(`tidewatch-alerter: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+    process.stderr.write(
+      `tidewatch-alerter: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    )
     process.exitCode = 1
   },
 )

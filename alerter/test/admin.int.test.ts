@@ -26,7 +26,9 @@ describe('tidewatch-alerter run: admin endpoint and self metrics (real nats-serv
     nats = await startNatsServer()
     client = await connect({ servers: nats.url })
     // The aggregator owns METRICS in production; here the test makes it for the self reports.
-    await ensureStreams(client, [streamSchema({ name: 'METRICS', subjects: ['metrics.in.>'], max_age: '1h' }).parse({})])
+    await ensureStreams(client, [
+      streamSchema({ name: 'METRICS', subjects: ['metrics.in.>'], max_age: '1h' }).parse({}),
+    ])
   })
   afterAll(async () => {
     await client?.close()
@@ -72,7 +74,10 @@ describe('tidewatch-alerter run: admin endpoint and self metrics (real nats-serv
 
       const manager = await jetstreamManager(client)
       await until(
-        async () => ((await manager.streams.info('METRICS', { subjects_filter: '>' })).state.subjects ?? {})['metrics.in.tidewatch-alerter-adm-1'] !== undefined,
+        async () =>
+          ((await manager.streams.info('METRICS', { subjects_filter: '>' })).state.subjects ?? {})[
+            'metrics.in.tidewatch-alerter-adm-1'
+          ] !== undefined,
         10_000,
         'a self report in METRICS',
       )

@@ -12,7 +12,10 @@ beforeAll(async () => {
   nats = await startNatsServer()
   dir = mkdtempSync(join(tmpdir(), 'alerter-cli-'))
   configFile = join(dir, 'alerter.toml')
-  writeFileSync(configFile, `[log]\nlevel = "silent"\n[nats]\nservers = ["${nats.url}"]\n[[receivers]]\nname = "default"\n[receivers.slack]\nwebhook_url = "http://127.0.0.1:9/hook"\n`)
+  writeFileSync(
+    configFile,
+    `[log]\nlevel = "silent"\n[nats]\nservers = ["${nats.url}"]\n[[receivers]]\nname = "default"\n[receivers.slack]\nwebhook_url = "http://127.0.0.1:9/hook"\n`,
+  )
 })
 afterAll(async () => {
   await nats.dispose()
@@ -28,7 +31,20 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
 
 describe('tidewatch-alerter silence', () => {
   it('adds, lists and expires a silence', async () => {
-    const added = await cli('silence', 'add', '--config', configFile, '-m', 'alertname="HighCPU"', '-m', 'pool=~"p1.*"', '--duration', '1h', '--comment', 'deploy')
+    const added = await cli(
+      'silence',
+      'add',
+      '--config',
+      configFile,
+      '-m',
+      'alertname="HighCPU"',
+      '-m',
+      'pool=~"p1.*"',
+      '--duration',
+      '1h',
+      '--comment',
+      'deploy',
+    )
     expect(added.code).toBe(0)
     const id = added.out.trim()
     expect(id).toMatch(/^[0-9a-f-]{36}$/)
@@ -43,7 +59,9 @@ describe('tidewatch-alerter silence', () => {
 
   it('refuses a bad matcher or duration, and an unknown id', async () => {
     expect((await cli('silence', 'add', '--config', configFile, '-m', 'nope')).code).toBe(1)
-    expect((await cli('silence', 'add', '--config', configFile, '-m', 'a="b"', '--duration', 'soon')).code).toBe(2)
+    expect(
+      (await cli('silence', 'add', '--config', configFile, '-m', 'a="b"', '--duration', 'soon')).code,
+    ).toBe(2)
     const missing = await cli('silence', 'expire', 'no-such-id', '--config', configFile)
     expect(missing.code).toBe(1)
     expect(missing.err).toContain('no silence with id no-such-id')
@@ -76,9 +94,15 @@ describe('tidewatch-alerter run', () => {
 
   it('refuses bad rule files before starting, naming each file, rule and key', async () => {
     const rules = join(dir, 'bad-rules.toml')
-    writeFileSync(rules, '[[rule]]\nname = "web_slow"\nkind = "query"\nsql = "SELECT 1 AS value"\ninterval = "soon"\n\n[[rule]]\nname = "cpu"\nkind = "threshold"\nmetric = "cpu"\nop = ">>"\nthreshold = 1\n')
+    writeFileSync(
+      rules,
+      '[[rule]]\nname = "web_slow"\nkind = "query"\nsql = "SELECT 1 AS value"\ninterval = "soon"\n\n[[rule]]\nname = "cpu"\nkind = "threshold"\nmetric = "cpu"\nop = ">>"\nthreshold = 1\n',
+    )
     const config = join(dir, 'with-bad-rules.toml')
-    writeFileSync(config, `[log]\nlevel = "silent"\n[nats]\nservers = ["${nats.url}"]\n[rules]\nfiles = ["${rules}"]\n[[receivers]]\nname = "default"\n[receivers.slack]\nwebhook_url = "http://127.0.0.1:9/hook"\n`)
+    writeFileSync(
+      config,
+      `[log]\nlevel = "silent"\n[nats]\nservers = ["${nats.url}"]\n[rules]\nfiles = ["${rules}"]\n[[receivers]]\nname = "default"\n[receivers.slack]\nwebhook_url = "http://127.0.0.1:9/hook"\n`,
+    )
     const result = await runCli2(config, 0)
     expect(result.code).toBe(2)
     expect(result.err).toContain(`${rules}: rule "web_slow": interval:`)
@@ -88,9 +112,15 @@ describe('tidewatch-alerter run', () => {
   it('starts the query rules of its rule files and stops cleanly', async () => {
     const rules = join(dir, 'query-rules.toml')
     // The store is unreachable: the runs fail (logged, counted), the alerter keeps running.
-    writeFileSync(rules, '[[rule]]\nname = "q1"\nkind = "query"\nsql = "SELECT 1 AS value"\ninterval = "1s"\n')
+    writeFileSync(
+      rules,
+      '[[rule]]\nname = "q1"\nkind = "query"\nsql = "SELECT 1 AS value"\ninterval = "1s"\n',
+    )
     const config = join(dir, 'with-query-rules.toml')
-    writeFileSync(config, `[log]\nlevel = "error"\n[nats]\nservers = ["${nats.url}"]\n[rules]\nfiles = ["${rules}"]\n[store]\nurl = "http://127.0.0.1:9"\n[[receivers]]\nname = "default"\n[receivers.slack]\nwebhook_url = "http://127.0.0.1:9/hook"\n`)
+    writeFileSync(
+      config,
+      `[log]\nlevel = "error"\n[nats]\nservers = ["${nats.url}"]\n[rules]\nfiles = ["${rules}"]\n[store]\nurl = "http://127.0.0.1:9"\n[[receivers]]\nname = "default"\n[receivers.slack]\nwebhook_url = "http://127.0.0.1:9/hook"\n`,
+    )
     const logged: string[] = []
     const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
       logged.push(String(chunk))

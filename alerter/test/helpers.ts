@@ -1,5 +1,11 @@
 import { connect } from '@nats-io/transport-node'
-import { alerterConfigSchema, createLogger, type AlerterConfig, type Logger, type NatsConnection } from '@tidewatch/shared'
+import {
+  alerterConfigSchema,
+  createLogger,
+  type AlerterConfig,
+  type Logger,
+  type NatsConnection,
+} from '@tidewatch/shared'
 import { startNatsServer, type NatsServerHandle } from '@tidewatch/shared/testing'
 import { Agent } from 'undici'
 import { Alerter } from '../src/alerter.js'
@@ -27,7 +33,11 @@ export async function harness(): Promise<Harness> {
   const receiver = new SlackReceiver()
   await receiver.start()
   const logs: string[] = []
-  const logger = createLogger({ service: 'alerter-test', level: 'info', destination: { write: (line: string) => void logs.push(line) } })
+  const logger = createLogger({
+    service: 'alerter-test',
+    level: 'info',
+    destination: { write: (line: string) => void logs.push(line) },
+  })
   const http = new Agent({ connectTimeout: 2_000, headersTimeout: 5_000, bodyTimeout: 5_000 })
   const alerters: Alerter[] = []
   const h: Harness = {
@@ -43,7 +53,13 @@ export async function harness(): Promise<Harness> {
         nats: { servers: [nats.url] },
         leases: { ttl: '1s' },
         notify: { retry_initial_delay: '50ms', retry_max_delay: '500ms' },
-        route: { receiver: 'slack', group_by: ['alertname', 'host'], group_wait: '0s', group_interval: '300ms', repeat_interval: '1h' },
+        route: {
+          receiver: 'slack',
+          group_by: ['alertname', 'host'],
+          group_wait: '0s',
+          group_interval: '300ms',
+          repeat_interval: '1h',
+        },
         receivers: [{ name: 'slack', slack: { webhook_url: receiver.webhookUrl } }],
         ...overrides,
       })
@@ -77,6 +93,7 @@ export async function until(check: () => boolean, timeoutMs = 5_000, what = 'con
 }
 
 export function headerOf(request: { body: Record<string, unknown> }): string {
-  const attachments = request.body.attachments as Array<{ blocks: Array<{ type: string; text?: { text: string } }> }> | undefined
+  const attachments = request.body.attachments as
+    Array<{ blocks: Array<{ type: string; text?: { text: string } }> }> | undefined
   return attachments?.[0]?.blocks.find((b) => b.type === 'header')?.text?.text ?? String(request.body.text)
 }

@@ -46,7 +46,12 @@ describe('GuardedInput: interval override, timeout, isolation', () => {
     const clock = fakeClock()
     let runs = 0
     const input: Input = { name: 'slow', init: async () => undefined, gather: async () => void runs++ }
-    const guarded = new GuardedInput(input, { intervalMs: 30_000, timeoutMs: 1_000, clock, logger: testDeps.logger })
+    const guarded = new GuardedInput(input, {
+      intervalMs: 30_000,
+      timeoutMs: 1_000,
+      clock,
+      logger: testDeps.logger,
+    })
     const { acc } = recorder()
     for (let tick = 0; tick < 7; tick++) {
       await guarded.gather(acc)

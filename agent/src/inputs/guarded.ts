@@ -74,7 +74,11 @@ export class GuardedInput implements Input {
   async gather(accumulator: Accumulator): Promise<void> {
     const now = this.options.clock.now()
     const { intervalMs, timeoutMs } = this.options
-    if (intervalMs !== undefined && this.lastStartMs !== undefined && now - this.lastStartMs < intervalMs * 0.9) {
+    if (
+      intervalMs !== undefined &&
+      this.lastStartMs !== undefined &&
+      now - this.lastStartMs < intervalMs * 0.9
+    ) {
       this.stats.notDue++
       return
     }

@@ -13,5 +13,8 @@ export interface Recorded {
 
 export function recorder(): { acc: Accumulator; samples: Recorded[] } {
   const samples: Recorded[] = []
-  return { acc: { add: (name, labels, value, ts) => samples.push({ name, labels: { ...labels }, value, ts }) }, samples }
+  return {
+    acc: { add: (name, labels, value, ts) => samples.push({ name, labels: { ...labels }, value, ts }) },
+    samples,
+  }
 }

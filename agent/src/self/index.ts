@@ -28,7 +28,8 @@ export const SELF_SERIES = {
   'agent.spool_batches': 'gauge: batches in the disk spool waiting for JetStream',
   'agent.spool_samples': 'gauge: samples in those batches',
   'agent.spool_bytes': 'gauge: bytes of spool files on disk',
-  'agent.spool_fill_ratio': 'gauge: spool_bytes / agent.spool_max_bytes (0..1; at 1 the oldest batches are dropped)',
+  'agent.spool_fill_ratio':
+    'gauge: spool_bytes / agent.spool_max_bytes (0..1; at 1 the oldest batches are dropped)',
   'agent.spool_corrupt_bytes_total': 'counter: damaged spool bytes found and cut off',
   'agent.publish_latency_ms_sum': 'counter: total time from publish to the stream ack, ms',
   'agent.publish_latency_ms_count': 'counter: publishes timed',
@@ -48,7 +49,8 @@ export function selfMetricsInput(sources: SelfMetricsSources, inputNames: readon
     async init() {},
     async gather(acc: Accumulator) {
       const t = sources.clock.now()
-      for (const { name, labels, value } of readSelfSeries(sources, inputNames)) acc.add(name, labels, value, t)
+      for (const { name, labels, value } of readSelfSeries(sources, inputNames))
+        acc.add(name, labels, value, t)
       // This input owns the window of the max: it starts again after each report.
       sources.delivery().publishMsMax = 0
     },

@@ -19,7 +19,9 @@ export interface ServiceHandle {
 function requireBinary(path: string, pkg: string): string {
   const found = path.includes('/') ? (existsSync(path) ? path : undefined) : which(path)
   if (found === undefined)
-    throw new Error(`${path} not found: install the Debian package ${pkg} (.ci/run installs it: apt-get install -y ${pkg})`)
+    throw new Error(
+      `${path} not found: install the Debian package ${pkg} (.ci/run installs it: apt-get install -y ${pkg})`,
+    )
   return found
 }
 
@@ -30,7 +32,12 @@ function which(name: string): string | undefined {
   return undefined
 }
 
-export async function waitForPort(port: number, timeoutMs: number, what: string, failed?: Promise<never>): Promise<void> {
+export async function waitForPort(
+  port: number,
+  timeoutMs: number,
+  what: string,
+  failed?: Promise<never>,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const open = await new Promise<boolean>((resolve) => {
@@ -66,11 +73,27 @@ function stopChild(child: ChildProcess): Promise<void> {
 }
 
 /** `redis-server --port N --dir <tmp> --save ''` with no persistence. */
-export async function startRedisServer(options: { binary?: string; password?: string } = {}): Promise<ServiceHandle> {
-  const binary = requireBinary(options.binary ?? process.env.REDIS_SERVER_BIN ?? 'redis-server', 'redis-server')
+export async function startRedisServer(
+  options: { binary?: string; password?: string } = {},
+): Promise<ServiceHandle> {
+  const binary = requireBinary(
+    options.binary ?? process.env.REDIS_SERVER_BIN ?? 'redis-server',
+    'redis-server',
+  )
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'tidewatch-redis-'))
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no']
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+  ]
   if (options.password !== undefined) args.push('--requirepass', options.password)
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
@@ -79,13 +102,16 @@ export async function startRedisServer(options: { binary?: string; password?: st
   }
   child.stdout?.on('data', collect)
   child.stderr?.on('data', collect)
-  await waitForPort(port, 10_000, 'redis-server', watchExit(child, 'redis-server', () => output)).catch(
-    async (error: unknown) => {
-      await stopChild(child)
-      rmSync(dir, { recursive: true, force: true })
-      throw error
-    },
-  )
+  await waitForPort(
+    port,
+    10_000,
+    'redis-server',
+    watchExit(child, 'redis-server', () => output),
+  ).catch(async (error: unknown) => {
+    await stopChild(child)
+    rmSync(dir, { recursive: true, force: true })
+    throw error
+  })
   return {
     port,
     dir,
@@ -158,16 +184,20 @@ export async function startRabbitmqServer(): Promise<RabbitmqHandle> {
   }
   child.stdout?.on('data', collect)
   child.stderr?.on('data', collect)
-  await waitForPort(managementPort, 60_000, 'rabbitmq management', watchExit(child, 'rabbitmq-server', () => output)).catch(
-    async (error: unknown) => {
-      await stopChild(child)
-      rmSync(dir, { recursive: true, force: true })
-      throw error
-    },
-  )
+  await waitForPort(
+    managementPort,
+    60_000,
+    'rabbitmq management',
+    watchExit(child, 'rabbitmq-server', () => output),
+  ).catch(async (error: unknown) => {
+    await stopChild(child)
+    rmSync(dir, { recursive: true, force: true })
+    throw error
+  })
   const ctl = (...args: string[]): string => {
     const result = spawnSync(ctlBinary, ['-n', nodeName, ...args], { env, cwd: dir, encoding: 'utf8' })
-    if (result.status !== 0) throw new Error(`rabbitmqctl ${args.join(' ')}: ${result.stdout}${result.stderr}`)
+    if (result.status !== 0)
+      throw new Error(`rabbitmqctl ${args.join(' ')}: ${result.stdout}${result.stderr}`)
     return result.stdout
   }
   return {

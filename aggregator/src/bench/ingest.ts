@@ -21,7 +21,13 @@ import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { connect } from '@nats-io/transport-node'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
-import { aggregatorConfigSchema, batchId, createLogger, encodeBatch, type MetricBatch } from '@tidewatch/shared'
+import {
+  aggregatorConfigSchema,
+  batchId,
+  createLogger,
+  encodeBatch,
+  type MetricBatch,
+} from '@tidewatch/shared'
 import { BenchHost } from '@tidewatch/shared/bench-data'
 import { startNatsServer } from '@tidewatch/shared/testing'
 import { startAggregator } from '../aggregator.js'
@@ -61,7 +67,12 @@ async function publishTick(
       agentId: host.labels.host as string,
       seq,
       createdMs: ts,
-      series: host.series.map((s, i) => ({ name: s.name, labels: s.labels, timestamps: [ts], values: [values[i] as number] })),
+      series: host.series.map((s, i) => ({
+        name: s.name,
+        labels: s.labels,
+        timestamps: [ts],
+        values: [values[i] as number],
+      })),
     }
     const data = encodeBatch(batch)
     bytes += data.byteLength
@@ -85,11 +96,18 @@ async function runPublisher(): Promise<void> {
   let probeSeq = 0
   const probe = setInterval(() => {
     const ts = Date.now()
-    void js.publish(
-      `${SUBJECT}.bench-probe`,
-      encodeBatch({ agentId: 'bench-probe', seq: ++probeSeq, createdMs: ts, series: [{ name: 'bench.probe', labels: { host: 'bench-probe' }, timestamps: [ts], values: [ts] }] }),
-      { msgID: `bench-probe:${probeSeq}` },
-    ).catch(() => undefined)
+    void js
+      .publish(
+        `${SUBJECT}.bench-probe`,
+        encodeBatch({
+          agentId: 'bench-probe',
+          seq: ++probeSeq,
+          createdMs: ts,
+          series: [{ name: 'bench.probe', labels: { host: 'bench-probe' }, timestamps: [ts], values: [ts] }],
+        }),
+        { msgID: `bench-probe:${probeSeq}` },
+      )
+      .catch(() => undefined)
   }, 100)
   // Each second, one second's share of hosts, spread in 10 slices of 100 ms.
   let next = 0
@@ -116,7 +134,11 @@ async function runBench(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tidewatch-bench-'))
   const nats = await startNatsServer({ dataDir: join(dir, 'nats') })
   const logger = createLogger({ service: 'bench', level: 'warn', destination: process.stderr })
-  figure('machine', `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`, '')
+  figure(
+    'machine',
+    `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+    '',
+  )
   try {
     const nc = await connect({ servers: nats.url })
     const jsm = await jetstreamManager(nc)
@@ -146,7 +168,11 @@ async function runBench(): Promise<void> {
     const publishSeconds = (performance.now() - publishStarted) / 1000
     const total = ticks * HOSTS * 100
     figure('phase 1 samples published', total, 'samples')
-    figure('phase 1 publish rate (backlog fill, not the measured figure)', total / publishSeconds, 'samples/s')
+    figure(
+      'phase 1 publish rate (backlog fill, not the measured figure)',
+      total / publishSeconds,
+      'samples/s',
+    )
     figure('wire size', wireBytes / total, 'bytes/sample')
     const info = await jsm.streams.info('METRICS')
     figure('JetStream storage', info.state.bytes / total, 'bytes/sample')
@@ -169,12 +195,26 @@ async function runBench(): Promise<void> {
     figure('phase 1 throughput, publish backlog -> committed in ClickHouse', total / seconds, 'samples/s')
     figure('aggregator peak RSS (phase 1)', peakRss / 2 ** 20, 'MiB')
     globalThis.gc?.()
-    figure('aggregator heap per active series (series cache + decode cache)', (process.memoryUsage().heapUsed - heapBefore) / (HOSTS * 100), 'bytes/series')
+    figure(
+      'aggregator heap per active series (series cache + decode cache)',
+      (process.memoryUsage().heapUsed - heapBefore) / (HOSTS * 100),
+      'bytes/series',
+    )
 
     if (!flags['skip-lag']) {
-      const publisher = fork(fileURLToPath(import.meta.url), ['--role=publisher', `--nats=${nats.url}`, `--rate=${flags.rate}`, `--lag-seconds=${flags['lag-seconds']}`, `--hosts=${HOSTS}`], {
-        execArgv: ['--conditions=source', '--import', 'tsx'],
-      })
+      const publisher = fork(
+        fileURLToPath(import.meta.url),
+        [
+          '--role=publisher',
+          `--nats=${nats.url}`,
+          `--rate=${flags.rate}`,
+          `--lag-seconds=${flags['lag-seconds']}`,
+          `--hosts=${HOSTS}`,
+        ],
+        {
+          execArgv: ['--conditions=source', '--import', 'tsx'],
+        },
+      )
       const lags: number[] = []
       let seen = 0
       const publishDone = new Promise<void>((resolve) => publisher.on('exit', () => resolve()))

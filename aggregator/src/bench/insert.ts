@@ -29,7 +29,14 @@ function tick(n: number): SampleColumns {
     values[i] = ((i * 7 + n) % 1000) / 10
     metricIndex[i] = i % 100
   }
-  return { length: ROWS, seriesIds, timestampsMs, values, metricIndex, metrics: Array.from({ length: 100 }, (_, i) => `bench.metric_${i}`) }
+  return {
+    length: ROWS,
+    seriesIds,
+    timestampsMs,
+    values,
+    metricIndex,
+    metrics: Array.from({ length: 100 }, (_, i) => `bench.metric_${i}`),
+  }
 }
 
 async function rounds(label: string, first: number): Promise<void> {
@@ -38,7 +45,9 @@ async function rounds(label: string, first: number): Promise<void> {
     const started = performance.now()
     await sink.writeSamples(`bench-insert:${label}:${round}`, columns)
     const ms = performance.now() - started
-    process.stdout.write(`insert ${label}: ${ms.toFixed(0)} ms per ${ROWS} rows (${Math.round(ROWS / (ms / 1000))} rows/s)\n`)
+    process.stdout.write(
+      `insert ${label}: ${ms.toFixed(0)} ms per ${ROWS} rows (${Math.round(ROWS / (ms / 1000))} rows/s)\n`,
+    )
   }
 }
 

@@ -1,4 +1,10 @@
-import { parseStoreTarget, type AggregatorConfig, type Logger, type NatsConnection, type Store } from '@tidewatch/shared'
+import {
+  parseStoreTarget,
+  type AggregatorConfig,
+  type Logger,
+  type NatsConnection,
+  type Store,
+} from '@tidewatch/shared'
 import { natsAlertsSource } from '../dashboard/alerts.js'
 import { createDashboardHandler } from '../dashboard/handler.js'
 import { createChdbQueryEngine } from './engine.js'
@@ -23,7 +29,8 @@ export async function startEmbeddedHttp(
   extras: { nats?: () => NatsConnection | undefined } = {},
 ): Promise<EmbeddedHttp> {
   const target = parseStoreTarget(config.store)
-  if (target.kind !== 'embedded' || store.kind !== 'embedded') throw new Error('the HTTP endpoint serves only an embedded store')
+  if (target.kind !== 'embedded' || store.kind !== 'embedded')
+    throw new Error('the HTTP endpoint serves only an embedded store')
   const engine = createChdbQueryEngine({ path: target.path })
   const { writer_user: user, writer_password: password } = config.http
   try {
@@ -36,7 +43,9 @@ export async function startEmbeddedHttp(
       routes: createDashboardHandler({
         database: config.store.database,
         retention: config.retention,
-        ...(extras.nats !== undefined ? { alerts: natsAlertsSource(extras.nats, ALERTER_BUCKET_PREFIX) } : {}),
+        ...(extras.nats !== undefined
+          ? { alerts: natsAlertsSource(extras.nats, ALERTER_BUCKET_PREFIX) }
+          : {}),
       }),
     })
     return {

@@ -44,7 +44,17 @@ const SETTING_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 /** `INSERT INTO [db.]table [(c1, c2)] FORMAT <fmt>`, the shape @clickhouse/client sends. */
 const SIMPLE_INSERT =
   /^\s*INSERT\s+INTO\s+((?:[A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*)\s*(?:\(([A-Za-z0-9_,\s]*)\))?\s*FORMAT\s+(JSONEachRow|JSONCompactEachRow|CSV|CSVWithNames|TSV|TabSeparated|TSVWithNames|TabSeparatedWithNames)\s*$/i
-const RAW_FORMAT_CASE: Record<string, 'JSONEachRow' | 'JSONCompactEachRow' | 'CSV' | 'CSVWithNames' | 'TSV' | 'TabSeparated' | 'TSVWithNames' | 'TabSeparatedWithNames'> = {
+const RAW_FORMAT_CASE: Record<
+  string,
+  | 'JSONEachRow'
+  | 'JSONCompactEachRow'
+  | 'CSV'
+  | 'CSVWithNames'
+  | 'TSV'
+  | 'TabSeparated'
+  | 'TSVWithNames'
+  | 'TabSeparatedWithNames'
+> = {
   jsoneachrow: 'JSONEachRow',
   jsoncompacteachrow: 'JSONCompactEachRow',
   csv: 'CSV',
@@ -104,7 +114,8 @@ async function execute(session: Session, request: EngineRequest): Promise<Engine
   // Settings go in their own statement, before the query, so the query's error positions are its
   // own, and `readonly` goes last so the request's settings apply but the query cannot undo them.
   const prelude: string[] = []
-  if (request.database !== undefined && request.database !== '') prelude.push(`USE ${quoteIdentifier(request.database)}`)
+  if (request.database !== undefined && request.database !== '')
+    prelude.push(`USE ${quoteIdentifier(request.database)}`)
   const assignments: string[] = []
   for (const [name, value] of Object.entries(request.settings)) {
     if (!SETTING_NAME.test(name)) throw new Error(`invalid setting name ${JSON.stringify(name)}`)
@@ -129,11 +140,18 @@ async function execute(session: Session, request: EngineRequest): Promise<Engine
         format: RAW_FORMAT_CASE[simple[3]!.toLowerCase()]!,
         ...(columns !== undefined && columns.length > 0 ? { columns } : {}),
       })
-      return { ...emptyResult(), writtenRows: summary.rowsWritten, writtenBytes: summary.bytesWritten, elapsedSecs: summary.elapsed }
+      return {
+        ...emptyResult(),
+        writtenRows: summary.rowsWritten,
+        writtenBytes: summary.bytesWritten,
+        elapsedSecs: summary.elapsed,
+      }
     }
     // Any other INSERT shape: ClickHouse's own inline-data form, statement and rows as one text.
     // Text formats only; binary payloads (RowBinary, Native, Parquet) would not survive as a string.
-    const result = await session.queryAsync(`${request.sql}\n${request.data.toString('utf8')}`, { format: request.format })
+    const result = await session.queryAsync(`${request.sql}\n${request.data.toString('utf8')}`, {
+      format: request.format,
+    })
     return { ...emptyResult(), elapsedSecs: result.elapsed }
   }
 

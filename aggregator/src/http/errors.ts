@@ -19,11 +19,15 @@ export const ErrorCode = {
   STD_EXCEPTION: 1001,
 } as const
 
-const NAMES: Record<number, string> = Object.fromEntries(Object.entries(ErrorCode).map(([name, code]) => [code, name]))
+const NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(ErrorCode).map(([name, code]) => [code, name]),
+)
 
 // Transcribed from ClickHouse's src/Server/HTTP/exceptionCodeToHTTPStatus.cpp (codes from ErrorCodes.cpp).
 const FORBIDDEN = new Set([192, 193, 516, 512, 497, ErrorCode.READONLY])
-const BAD_REQUEST = new Set([36, 427, 6, 25, 26, 38, 41, 72, 441, 27, 376, 15, 44, 37, 123, 8, 167, 168, 223, 62, 117, 53, 321])
+const BAD_REQUEST = new Set([
+  36, 427, 6, 25, 26, 38, 41, 72, 441, 27, 376, 15, 44, 37, 123, 8, 167, 168, 223, 62, 117, 53, 321,
+])
 const NOT_FOUND = new Set([60, 46, 47, 50, 56, 81, 115, 152, 63, 73, 336, 78, 511])
 const OTHER: Record<number, number> = { 229: 413, 48: 501, 209: 503, 76: 503, 381: 411, 159: 408, 439: 503 }
 
@@ -62,7 +66,8 @@ export class ClickHouseHttpError extends Error {
   }
 }
 
-const ENGINE_MESSAGE = /^Code: (\d+)\. DB::Exception: ([\s\S]*?)\.? \(([A-Z0-9_]+)\)(?: \(version [^)]*\))?\s*$/
+const ENGINE_MESSAGE =
+  /^Code: (\d+)\. DB::Exception: ([\s\S]*?)\.? \(([A-Z0-9_]+)\)(?: \(version [^)]*\))?\s*$/
 
 /** chDB raises `Code: n. DB::Exception: ... (NAME)`; anything else is an internal error (code 1001, STD_EXCEPTION). */
 export function fromEngineError(err: unknown): ClickHouseHttpError {
@@ -71,6 +76,9 @@ export function fromEngineError(err: unknown): ClickHouseHttpError {
   const m = ENGINE_MESSAGE.exec(message)
   if (m !== null) return new ClickHouseHttpError(Number(m[1]), m[3]!, m[2]!, undefined, { cause: err })
   const code = (err as { clickhouseCode?: unknown } | null)?.clickhouseCode
-  if (typeof code === 'number') return new ClickHouseHttpError(code, NAMES[code] ?? 'UNKNOWN_EXCEPTION', message, undefined, { cause: err })
+  if (typeof code === 'number')
+    return new ClickHouseHttpError(code, NAMES[code] ?? 'UNKNOWN_EXCEPTION', message, undefined, {
+      cause: err,
+    })
   return new ClickHouseHttpError(ErrorCode.STD_EXCEPTION, 'STD_EXCEPTION', message, 500, { cause: err })
 }

@@ -21,10 +21,21 @@ let local: ClickHouseClient
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tidewatch-http-'))
   // chdb/connection types its Connection with @clickhouse/client-common's copy of the types; same shape.
-  local = createClient({ connection: createChdbConnection({ path: dir }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'] })
+  local = createClient({
+    connection: createChdbConnection({ path: dir }) as unknown as NonNullable<
+      Parameters<typeof createClient>[0]
+    >['connection'],
+  })
   await local.command({ query: 'CREATE DATABASE tw' })
-  await local.command({ query: 'CREATE TABLE tw.samples (id UInt64, ts DateTime64(3), value Float64) ENGINE = MergeTree ORDER BY (id, ts)' })
-  await local.insert({ table: 'tw.samples', values: [{ id: 1, ts: 1_700_000_000_000, value: 0.5 }], format: 'JSONEachRow' })
+  await local.command({
+    query:
+      'CREATE TABLE tw.samples (id UInt64, ts DateTime64(3), value Float64) ENGINE = MergeTree ORDER BY (id, ts)',
+  })
+  await local.insert({
+    table: 'tw.samples',
+    values: [{ id: 1, ts: 1_700_000_000_000, value: 0.5 }],
+    format: 'JSONEachRow',
+  })
   engine = createChdbQueryEngine({ path: dir })
   const logger = pino({ level: 'silent' })
   server = await startClickHouseHttpServer({ listen: '127.0.0.1:0', engine, writer: WRITER, logger })
@@ -79,7 +90,9 @@ describe('ClickHouse HTTP endpoint over chDB', () => {
   })
 
   it('honours a FORMAT clause, default_format, database and query_id', async () => {
-    const res = await fetch(`${server.url}/?query=${encodeURIComponent('SELECT count() AS n FROM samples FORMAT JSON')}&database=tw&query_id=q-1`)
+    const res = await fetch(
+      `${server.url}/?query=${encodeURIComponent('SELECT count() AS n FROM samples FORMAT JSON')}&database=tw&query_id=q-1`,
+    )
     expect(res.status).toBe(200)
     expect(res.headers.get('x-clickhouse-format')).toBe('JSON')
     expect(res.headers.get('x-clickhouse-query-id')).toBe('q-1')
@@ -87,7 +100,10 @@ describe('ClickHouse HTTP endpoint over chDB', () => {
     const json = (await res.json()) as { data: Array<{ n: unknown }>; meta: unknown[] }
     expect(Number(json.data[0]?.n)).toBe(1)
 
-    const csv = await fetch(`${server.url}/?default_format=CSVWithNames`, { method: 'POST', body: 'SELECT 2 AS x' })
+    const csv = await fetch(`${server.url}/?default_format=CSVWithNames`, {
+      method: 'POST',
+      body: 'SELECT 2 AS x',
+    })
     expect(await csv.text()).toBe('"x"\n2\n')
     expect(csv.headers.get('x-clickhouse-format')).toBe('CSVWithNames')
   })
@@ -118,9 +134,18 @@ describe('ClickHouse HTTP endpoint over chDB', () => {
         { id: 2, ts: 1_700_000_001_000, value: 1.5 },
         { id: 3, ts: 1_700_000_002_000, value: 2.5 },
       ]
-      const summary = await writer.insert({ table: 'tw.samples', values: rows, format: 'JSONEachRow', columns: ['id', 'ts', 'value'] })
+      const summary = await writer.insert({
+        table: 'tw.samples',
+        values: rows,
+        format: 'JSONEachRow',
+        columns: ['id', 'ts', 'value'],
+      })
       expect(summary.summary?.written_rows).toBe('2')
-      await writer.insert({ table: 'tw.samples', values: [{ id: 4, ts: 1_700_000_003_000, value: 3 }], format: 'JSONEachRow' })
+      await writer.insert({
+        table: 'tw.samples',
+        values: [{ id: 4, ts: 1_700_000_003_000, value: 3 }],
+        format: 'JSONEachRow',
+      })
       await writer.command({ query: 'CREATE TABLE tw.made_by_writer (a UInt8) ENGINE = Memory' })
 
       const err = await expectClickHouseError(
@@ -128,7 +153,10 @@ describe('ClickHouse HTTP endpoint over chDB', () => {
         '164',
       )
       expect(err.type).toBe('READONLY')
-      await expectClickHouseError(anon.command({ query: 'CREATE TABLE tw.nope (a UInt8) ENGINE = Memory' }), '164')
+      await expectClickHouseError(
+        anon.command({ query: 'CREATE TABLE tw.nope (a UInt8) ENGINE = Memory' }),
+        '164',
+      )
       await expectClickHouseError(anon.command({ query: 'DROP TABLE tw.samples' }), '164')
 
       // The aggregator's own connection on the same directory sees the writes.
@@ -141,23 +169,33 @@ describe('ClickHouse HTTP endpoint over chDB', () => {
   })
 
   it('refuses writes over GET even for the writer, and refuses non-writers over POST', async () => {
-    const auth = { Authorization: `Basic ${Buffer.from(`${WRITER.user}:${WRITER.password}`).toString('base64')}` }
-    const get = await fetch(`${server.url}/?query=${encodeURIComponent('INSERT INTO tw.samples VALUES (9, 0, 0)')}`, { headers: auth })
+    const auth = {
+      Authorization: `Basic ${Buffer.from(`${WRITER.user}:${WRITER.password}`).toString('base64')}`,
+    }
+    const get = await fetch(
+      `${server.url}/?query=${encodeURIComponent('INSERT INTO tw.samples VALUES (9, 0, 0)')}`,
+      { headers: auth },
+    )
     expect(get.status).toBe(403)
     expect(get.headers.get('x-clickhouse-exception-code')).toBe('164')
     expect(await get.text()).toMatch(/^Code: 164\. DB::Exception: .*\(READONLY\) \(version [\d.]+\)\n$/)
 
-    const create = await fetch(`${server.url}/`, { method: 'POST', body: 'CREATE TABLE tw.x (a UInt8) ENGINE = Memory' })
+    const create = await fetch(`${server.url}/`, {
+      method: 'POST',
+      body: 'CREATE TABLE tw.x (a UInt8) ENGINE = Memory',
+    })
     expect(create.status).toBe(403)
     expect(create.headers.get('x-clickhouse-exception-code')).toBe('164')
   })
 
   it('runs reads with the engine readonly=1: no table functions, no SETTINGS that lift limits', async () => {
-    const file = await fetch(`${server.url}/?query=${encodeURIComponent("SELECT * FROM file('/etc/passwd', 'LineAsString')")}`)
+    const file = await fetch(
+      `${server.url}/?query=${encodeURIComponent("SELECT * FROM file('/etc/passwd', 'LineAsString')")}`,
+    )
     expect(file.headers.get('x-clickhouse-exception-code')).toBe('164')
     const lift = await fetch(`${server.url}/?query=${encodeURIComponent('SELECT 1 SETTINGS readonly = 0')}`)
     expect(lift.headers.get('x-clickhouse-exception-code')).toBe('164')
-    const multi = await fetch(`${server.url}/?query=${encodeURIComponent("SELECT 1; DROP TABLE tw.samples")}`)
+    const multi = await fetch(`${server.url}/?query=${encodeURIComponent('SELECT 1; DROP TABLE tw.samples')}`)
     expect(multi.status).toBe(400)
     expect(multi.headers.get('x-clickhouse-exception-code')).toBe('62')
   })
@@ -185,7 +223,9 @@ describe('ClickHouse HTTP endpoint over chDB', () => {
     const viaParams = await fetch(`${server.url}/?query=SELECT+1&user=${WRITER.user}&password=nope`)
     expect(viaParams.status).toBe(403)
     expect(viaParams.headers.get('x-clickhouse-exception-code')).toBe('516')
-    const viaHeaders = await fetch(`${server.url}/?query=SELECT+1`, { headers: { 'X-ClickHouse-User': WRITER.user, 'X-ClickHouse-Key': 'x' } })
+    const viaHeaders = await fetch(`${server.url}/?query=SELECT+1`, {
+      headers: { 'X-ClickHouse-User': WRITER.user, 'X-ClickHouse-Key': 'x' },
+    })
     expect(viaHeaders.status).toBe(403)
     const ok = await fetch(`${server.url}/?user=${WRITER.user}&password=${WRITER.password}`, {
       method: 'POST',
@@ -198,16 +238,28 @@ describe('ClickHouse HTTP endpoint over chDB', () => {
     const big = await fetch(`${small.url}/`, { method: 'POST', body: `SELECT '${'x'.repeat(5000)}'` })
     expect(big.status).toBe(413)
     expect(big.headers.get('x-clickhouse-exception-code')).toBe('229')
-    const gz = await fetch(`${small.url}/`, { method: 'POST', body: gzipSync('SELECT 42'), headers: { 'Content-Encoding': 'gzip' } })
+    const gz = await fetch(`${small.url}/`, {
+      method: 'POST',
+      body: gzipSync('SELECT 42'),
+      headers: { 'Content-Encoding': 'gzip' },
+    })
     expect(await gz.text()).toBe('42\n')
-    const bomb = await fetch(`${small.url}/`, { method: 'POST', body: gzipSync(`SELECT '${'y'.repeat(100_000)}'`), headers: { 'Content-Encoding': 'gzip' } })
+    const bomb = await fetch(`${small.url}/`, {
+      method: 'POST',
+      body: gzipSync(`SELECT '${'y'.repeat(100_000)}'`),
+      headers: { 'Content-Encoding': 'gzip' },
+    })
     expect(bomb.status).toBe(413)
   })
 
   it('applies max_result_bytes and max_execution_time as ceilings', async () => {
-    const bytes = await fetch(`${small.url}/?query=${encodeURIComponent('SELECT * FROM numbers(100000)')}&max_result_bytes=0`)
+    const bytes = await fetch(
+      `${small.url}/?query=${encodeURIComponent('SELECT * FROM numbers(100000)')}&max_result_bytes=0`,
+    )
     expect(bytes.headers.get('x-clickhouse-exception-code')).toBe('396')
-    const time = await fetch(`${small.url}/?query=${encodeURIComponent('SELECT count() FROM numbers(100000000000)')}&max_execution_time=100`)
+    const time = await fetch(
+      `${small.url}/?query=${encodeURIComponent('SELECT count() FROM numbers(100000000000)')}&max_execution_time=100`,
+    )
     expect(time.headers.get('x-clickhouse-exception-code')).toBe('159')
   })
 
@@ -228,7 +280,11 @@ describe('ClickHouse HTTP endpoint over chDB', () => {
       const results = await Promise.all(
         Array.from({ length: 12 }, (_, i) =>
           client
-            .query({ query: "SELECT getSetting('max_result_rows') AS v", format: 'JSONEachRow', clickhouse_settings: { max_result_rows: String(100 + i) } })
+            .query({
+              query: "SELECT getSetting('max_result_rows') AS v",
+              format: 'JSONEachRow',
+              clickhouse_settings: { max_result_rows: String(100 + i) },
+            })
             .then((rs) => rs.json<{ v: unknown }>()),
         ),
       )
@@ -255,9 +311,17 @@ describe('writer inserts', () => {
   it('carry URL settings such as insert_deduplication_token into the raw insert', async () => {
     const writer = createClient({ url: server.url, username: WRITER.user, password: WRITER.password })
     try {
-      await writer.command({ query: 'CREATE TABLE tw.dedup (a UInt32) ENGINE = MergeTree ORDER BY a SETTINGS non_replicated_deduplication_window = 100' })
+      await writer.command({
+        query:
+          'CREATE TABLE tw.dedup (a UInt32) ENGINE = MergeTree ORDER BY a SETTINGS non_replicated_deduplication_window = 100',
+      })
       for (let i = 0; i < 2; i++) {
-        await writer.insert({ table: 'tw.dedup', values: [{ a: 1 }, { a: 2 }], format: 'JSONEachRow', clickhouse_settings: { insert_deduplication_token: 'batch-1' } })
+        await writer.insert({
+          table: 'tw.dedup',
+          values: [{ a: 1 }, { a: 2 }],
+          format: 'JSONEachRow',
+          clickhouse_settings: { insert_deduplication_token: 'batch-1' },
+        })
       }
       const rs = await writer.query({ query: 'SELECT count() AS n FROM tw.dedup', format: 'JSONEachRow' })
       expect(Number((await rs.json<{ n: unknown }>())[0]?.n)).toBe(2)

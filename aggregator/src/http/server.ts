@@ -150,7 +150,9 @@ const HTTP_PARAMS = new Set([
 
 const SETTING_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 
-export async function startClickHouseHttpServer(options: ClickHouseHttpServerOptions): Promise<ClickHouseHttpServer> {
+export async function startClickHouseHttpServer(
+  options: ClickHouseHttpServerOptions,
+): Promise<ClickHouseHttpServer> {
   const limits = { ...DEFAULT_LIMITS, ...definedOnly(options.limits ?? {}) }
   const logger = options.logger
   const { host, port } = parseListen(options.listen)
@@ -169,38 +171,40 @@ export async function startClickHouseHttpServer(options: ClickHouseHttpServerOpt
       connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(headersTimeout / 4))),
     },
     (req, res) => {
-    const started = performance.now()
-    const queryId = new URL(req.url ?? '/', 'http://x').searchParams.get('query_id') || randomUUID()
-    const ctx: RequestContext = { queryId, user: 'default', format: 'TabSeparated' }
-    handle(req, res, ctx).then(
-      (status) => logDone(ctx, status),
-      (err: unknown) => {
-        const error = fromEngineError(err)
-        sendError(res, error, ctx)
-        logDone(ctx, error.status, error)
-      },
-    )
-    function logDone(c: RequestContext, status: number, error?: ClickHouseHttpError): void {
-      const fields = {
-        query_id: c.queryId,
-        user: c.user,
-        status,
-        duration_ms: Math.round(performance.now() - started),
-        ...(error !== undefined ? { code: error.code, error: error.message } : {}),
+      const started = performance.now()
+      const queryId = new URL(req.url ?? '/', 'http://x').searchParams.get('query_id') || randomUUID()
+      const ctx: RequestContext = { queryId, user: 'default', format: 'TabSeparated' }
+      handle(req, res, ctx).then(
+        (status) => logDone(ctx, status),
+        (err: unknown) => {
+          const error = fromEngineError(err)
+          sendError(res, error, ctx)
+          logDone(ctx, error.status, error)
+        },
+      )
+      function logDone(c: RequestContext, status: number, error?: ClickHouseHttpError): void {
+        const fields = {
+          query_id: c.queryId,
+          user: c.user,
+          status,
+          duration_ms: Math.round(performance.now() - started),
+          ...(error !== undefined ? { code: error.code, error: error.message } : {}),
+        }
+        logger.debug(fields, 'served a ClickHouse HTTP request')
       }
-      logger.debug(fields, 'served a ClickHouse HTTP request')
-    }
-  },
+    },
   )
 
   async function handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<number> {
     const url = new URL(req.url ?? '/', 'http://x')
     const method = req.method ?? 'GET'
     if (url.pathname === '/ping' || url.pathname === '/replicas_status') {
-      if (method !== 'GET' && method !== 'HEAD') throw ClickHouseHttpError.of(ErrorCode.STD_EXCEPTION, 'method not allowed', 405)
+      if (method !== 'GET' && method !== 'HEAD')
+        throw ClickHouseHttpError.of(ErrorCode.STD_EXCEPTION, 'method not allowed', 405)
       return sendText(res, 200, 'Ok.\n')
     }
-    if (url.pathname !== '/' && options.routes !== undefined && (await options.routes(req, res))) return res.statusCode
+    if (url.pathname !== '/' && options.routes !== undefined && (await options.routes(req, res)))
+      return res.statusCode
     if (url.pathname !== '/') {
       req.resume()
       throw new ClickHouseHttpError(
@@ -220,7 +224,10 @@ export async function startClickHouseHttpServer(options: ClickHouseHttpServerOpt
 
     const identity = authenticate(req, params, writer)
     ctx.user = identity.user
-    const body = method === 'POST' ? await readBody(req, limits.maxRequestBodyBytes, limits.bodyIdleTimeoutMs) : Buffer.alloc(0)
+    const body =
+      method === 'POST'
+        ? await readBody(req, limits.maxRequestBodyBytes, limits.bodyIdleTimeoutMs)
+        : Buffer.alloc(0)
 
     const statement = queryParam ?? ''
     const probe = inspectSql(statement !== '' ? statement : body.subarray(0, 64 * 1024).toString('utf8'))
@@ -230,14 +237,25 @@ export async function startClickHouseHttpServer(options: ClickHouseHttpServerOpt
     const defaultFormat = params.get('default_format') || 'TabSeparated'
     if (probe.keyword === 'INSERT' && statement !== '' && body.length > 0) {
       // The statement is in the URL and the body holds its rows.
-      request = { sql: statement, data: body, format: defaultFormat, settings, readonly: 0, ...(database ? { database } : {}) }
+      request = {
+        sql: statement,
+        data: body,
+        format: defaultFormat,
+        settings,
+        readonly: 0,
+        ...(database ? { database } : {}),
+      }
     } else {
-      const sql = statement !== '' && body.length > 0 ? `${statement}\n${body.toString('utf8')}` : statement || body.toString('utf8')
+      const sql =
+        statement !== '' && body.length > 0
+          ? `${statement}\n${body.toString('utf8')}`
+          : statement || body.toString('utf8')
       if (sql.trim() === '') throw ClickHouseHttpError.of(ErrorCode.SYNTAX_ERROR, 'Empty query')
       request = { sql, format: defaultFormat, settings, readonly: 0, ...(database ? { database } : {}) }
     }
     const shape = request.data !== undefined ? probe : inspectSql(request.sql)
-    if (shape.multiStatement) throw ClickHouseHttpError.of(ErrorCode.SYNTAX_ERROR, 'Multi-statements are not allowed')
+    if (shape.multiStatement)
+      throw ClickHouseHttpError.of(ErrorCode.SYNTAX_ERROR, 'Multi-statements are not allowed')
     ctx.format = shape.keyword === 'INSERT' ? defaultFormat : (shape.format ?? defaultFormat)
 
     // GET is read-only for everyone (ClickHouse sets readonly=2 there); everyone but the writer is
@@ -285,12 +303,21 @@ export async function startClickHouseHttpServer(options: ClickHouseHttpServerOpt
       if (error.code !== ErrorCode.SYNTAX_ERROR) return
       const detail = error.detail
         .replace(/position (\d+)/, (_, n: string) => `position ${Math.max(0, Number(n) - prefix.length)}`)
-        .replace(/\(line 1, col (\d+)\)/, (_, n: string) => `(line 1, col ${Math.max(1, Number(n) - prefix.length)})`)
+        .replace(
+          /\(line 1, col (\d+)\)/,
+          (_, n: string) => `(line 1, col ${Math.max(1, Number(n) - prefix.length)})`,
+        )
       throw new ClickHouseHttpError(error.code, error.type, detail)
     }
   }
 
-  function sendResult(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, result: EngineResult, compress: boolean): Promise<number> {
+  function sendResult(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ctx: RequestContext,
+    result: EngineResult,
+    compress: boolean,
+  ): Promise<number> {
     const summary = {
       read_rows: String(result.readRows),
       read_bytes: String(result.readBytes),
@@ -306,7 +333,14 @@ export async function startClickHouseHttpServer(options: ClickHouseHttpServerOpt
     return sendBody(req, res, ctx, 200, result.body, compress)
   }
 
-  async function sendBody(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, status: number, body: Buffer, compress: boolean): Promise<number> {
+  async function sendBody(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ctx: RequestContext,
+    status: number,
+    body: Buffer,
+    compress: boolean,
+  ): Promise<number> {
     setCommonHeaders(res, ctx)
     let payload = body
     const encoding = compress ? pickEncoding(req.headers['accept-encoding']) : undefined
@@ -362,7 +396,10 @@ export async function startClickHouseHttpServer(options: ClickHouseHttpServerOpt
   const bound = server.address() as AddressInfo
   const urlHost = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address
   const url = `http://${urlHost}:${bound.port}`
-  logger.info({ url, writer: writer !== undefined ? writer.user : null }, 'serving the embedded store over the ClickHouse HTTP interface')
+  logger.info(
+    { url, writer: writer !== undefined ? writer.user : null },
+    'serving the embedded store over the ClickHouse HTTP interface',
+  )
 
   return {
     url,
@@ -391,7 +428,11 @@ interface Identity {
  * the writer with a wrong password fails like ClickHouse (516, 403); any other name (or none) is a
  * read-only caller, whatever its password, since the embedded store has no other accounts.
  */
-function authenticate(req: IncomingMessage, params: URLSearchParams, writer: { user: string; password: string } | undefined): Identity {
+function authenticate(
+  req: IncomingMessage,
+  params: URLSearchParams,
+  writer: { user: string; password: string } | undefined,
+): Identity {
   let user: string | undefined
   let password = ''
   const headerUser = req.headers['x-clickhouse-user']
@@ -461,7 +502,8 @@ function capped(given: string | undefined, ceiling: number): number {
 }
 
 async function readBody(req: IncomingMessage, maxBytes: number, idleTimeoutMs: number): Promise<Buffer> {
-  const tooLarge = () => ClickHouseHttpError.of(ErrorCode.QUERY_IS_TOO_LARGE, `Request body is larger than ${maxBytes} bytes`)
+  const tooLarge = () =>
+    ClickHouseHttpError.of(ErrorCode.QUERY_IS_TOO_LARGE, `Request body is larger than ${maxBytes} bytes`)
   const declared = Number(req.headers['content-length'])
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge()
   let source: Readable = req
@@ -470,7 +512,12 @@ async function readBody(req: IncomingMessage, maxBytes: number, idleTimeoutMs: n
   else if (encoding === 'deflate') source = req.pipe(createInflate())
   else if (encoding === 'br') source = req.pipe(createBrotliDecompress())
   else if (encoding !== '' && encoding !== 'identity') {
-    throw new ClickHouseHttpError(89, 'UNKNOWN_COMPRESSION_METHOD', `Unknown HTTP Content-Encoding ${encoding}`, 400)
+    throw new ClickHouseHttpError(
+      89,
+      'UNKNOWN_COMPRESSION_METHOD',
+      `Unknown HTTP Content-Encoding ${encoding}`,
+      400,
+    )
   }
   const chunks: Buffer[] = []
   let total = 0
@@ -494,8 +541,19 @@ async function readBody(req: IncomingMessage, maxBytes: number, idleTimeoutMs: n
     }
   } catch (err) {
     if (err instanceof ClickHouseHttpError) throw err
-    if (idle) throw new ClickHouseHttpError(209, 'SOCKET_TIMEOUT', `No request body data for ${idleTimeoutMs} ms`, 408)
-    throw new ClickHouseHttpError(354, 'ZLIB_INFLATE_FAILED', `Cannot read the request body: ${(err as Error).message}`, 400)
+    if (idle)
+      throw new ClickHouseHttpError(
+        209,
+        'SOCKET_TIMEOUT',
+        `No request body data for ${idleTimeoutMs} ms`,
+        408,
+      )
+    throw new ClickHouseHttpError(
+      354,
+      'ZLIB_INFLATE_FAILED',
+      `Cannot read the request body: ${(err as Error).message}`,
+      400,
+    )
   } finally {
     clearTimeout(timer)
   }
@@ -510,7 +568,10 @@ const ENCODERS = {
 
 function pickEncoding(accept: string | undefined): keyof typeof ENCODERS | undefined {
   if (accept === undefined) return undefined
-  const offered = accept.toLowerCase().split(',').map((s) => s.trim().split(';')[0])
+  const offered = accept
+    .toLowerCase()
+    .split(',')
+    .map((s) => s.trim().split(';')[0])
   return (['gzip', 'deflate', 'br'] as const).find((e) => offered.includes(e))
 }
 
@@ -518,11 +579,14 @@ function pickEncoding(accept: string | undefined): keyof typeof ENCODERS | undef
 function contentType(format: string): string {
   const f = format.toLowerCase()
   if (f.startsWith('tabseparated') || f.startsWith('tsv')) return 'text/tab-separated-values; charset=UTF-8'
-  if (f.startsWith('csv')) return `text/csv; charset=UTF-8; header=${f.includes('withnames') ? 'present' : 'absent'}`
-  if (f.endsWith('eachrow') || f.includes('eachrowwith') || f === 'jsonlines' || f === 'ndjson') return 'application/x-ndjson; charset=UTF-8'
+  if (f.startsWith('csv'))
+    return `text/csv; charset=UTF-8; header=${f.includes('withnames') ? 'present' : 'absent'}`
+  if (f.endsWith('eachrow') || f.includes('eachrowwith') || f === 'jsonlines' || f === 'ndjson')
+    return 'application/x-ndjson; charset=UTF-8'
   if (f.startsWith('json')) return 'application/json; charset=UTF-8'
   if (f === 'xml') return 'application/xml; charset=UTF-8'
-  if (['parquet', 'arrow', 'arrowstream', 'orc', 'native', 'avro'].includes(f) || f.startsWith('rowbinary')) return 'application/octet-stream'
+  if (['parquet', 'arrow', 'arrowstream', 'orc', 'native', 'avro'].includes(f) || f.startsWith('rowbinary'))
+    return 'application/octet-stream'
   return 'text/plain; charset=UTF-8'
 }
 
@@ -557,7 +621,8 @@ class Slots {
   async run<T>(signal: AbortSignal, light: boolean, task: () => Promise<T>): Promise<T> {
     const kind = await this.acquire(light)
     try {
-      if (signal.aborted) throw ClickHouseHttpError.of(ErrorCode.STD_EXCEPTION, 'the client closed the connection', 499)
+      if (signal.aborted)
+        throw ClickHouseHttpError.of(ErrorCode.STD_EXCEPTION, 'the client closed the connection', 499)
       return await task()
     } finally {
       this.release(kind)

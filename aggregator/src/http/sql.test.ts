@@ -3,7 +3,12 @@ import { inspectSql, isReadStatement } from './sql.js'
 
 describe('inspectSql', () => {
   it('finds the first keyword and a trailing FORMAT', () => {
-    expect(inspectSql('select 1 format JSONEachRow')).toEqual({ keyword: 'SELECT', format: 'JSONEachRow', multiStatement: false, readsTables: false })
+    expect(inspectSql('select 1 format JSONEachRow')).toEqual({
+      keyword: 'SELECT',
+      format: 'JSONEachRow',
+      multiStatement: false,
+      readsTables: false,
+    })
     expect(inspectSql('SELECT 1 FORMAT JSON SETTINGS max_threads = 1;').format).toBe('JSON')
     expect(inspectSql("SELECT format('{}', 'x') AS format FROM t").format).toBeUndefined()
     expect(inspectSql('SELECT * FROM (SELECT 1 FORMAT CSV)').format).toBeUndefined()

@@ -42,7 +42,12 @@ export function inspectSql(sql: string): SqlShape {
       // Everything after `FORMAT x` or `VALUES` is data, not SQL.
       const prev = tokens.at(-1)
       if (token.kind === 'word' && token.text.toUpperCase() === 'VALUES') break
-      if (prev !== undefined && prev.kind === 'word' && prev.text.toUpperCase() === 'FORMAT' && token.kind === 'word') {
+      if (
+        prev !== undefined &&
+        prev.kind === 'word' &&
+        prev.text.toUpperCase() === 'FORMAT' &&
+        token.kind === 'word'
+      ) {
         tokens.push(token)
         break
       }
@@ -51,7 +56,12 @@ export function inspectSql(sql: string): SqlShape {
     if (token.kind === 'punct' && token.text === ';') afterSemicolon = true
     tokens.push(token)
   }
-  return { keyword, format: trailingFormat(tokens), multiStatement: keyword !== 'INSERT' && multiStatement, readsTables }
+  return {
+    keyword,
+    format: trailingFormat(tokens),
+    multiStatement: keyword !== 'INSERT' && multiStatement,
+    readsTables,
+  }
 }
 
 /** `... FORMAT name` at depth 0, followed only by nothing, `;` or a SETTINGS clause. */
@@ -82,7 +92,10 @@ function* lex(sql: string): Generator<Token> {
     const c = sql[i]!
     if (/\s/.test(c)) {
       i++
-    } else if ((c === '-' && sql[i + 1] === '-') || (c === '#' && (sql[i + 1] === ' ' || sql[i + 1] === '!'))) {
+    } else if (
+      (c === '-' && sql[i + 1] === '-') ||
+      (c === '#' && (sql[i + 1] === ' ' || sql[i + 1] === '!'))
+    ) {
       const end = sql.indexOf('\n', i)
       i = end < 0 ? n : end + 1
     } else if (c === '/' && sql[i + 1] === '*') {

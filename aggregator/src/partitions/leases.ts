@@ -65,9 +65,12 @@ export class PartitionLeases {
     await this.tick()
     const schedule = (): void => {
       if (this.stopped) return
-      this.timer = setTimeout(() => {
-        this.ticking = this.tick().finally(schedule)
-      }, Math.max(100, Math.floor(this.options.ttlMs / 3)))
+      this.timer = setTimeout(
+        () => {
+          this.ticking = this.tick().finally(schedule)
+        },
+        Math.max(100, Math.floor(this.options.ttlMs / 3)),
+      )
       this.timer.unref()
     }
     schedule()
@@ -98,11 +101,16 @@ export class PartitionLeases {
         // Either another replica holds it now (its key expired under us), or NATS is unreachable:
         // past the TTL another replica may have taken it, so stop consuming it either way.
         const expired = clock.now() - lease.renewedMs >= ttlMs * 0.8
-        const taken = await this.ownerOf(partition).then((owner) => owner !== undefined && owner !== this.replica, () => false)
+        const taken = await this.ownerOf(partition).then(
+          (owner) => owner !== undefined && owner !== this.replica,
+          () => false,
+        )
         if (taken || expired) {
           logger.warn({ err: error, partition }, 'lost the lease of a partition; stopping it')
           this.owned.delete(partition)
-          await this.options.release(partition).catch((e: unknown) => logger.error({ err: e, partition }, 'stopping a partition failed'))
+          await this.options
+            .release(partition)
+            .catch((e: unknown) => logger.error({ err: e, partition }, 'stopping a partition failed'))
         }
       }
     }
@@ -149,9 +157,11 @@ export class PartitionLeases {
     const lease = this.owned.get(partition)
     if (lease === undefined) return
     this.owned.delete(partition)
-    await this.options.release(partition).catch((error: unknown) =>
-      this.options.logger.error({ err: error, partition }, 'stopping a partition failed'),
-    )
+    await this.options
+      .release(partition)
+      .catch((error: unknown) =>
+        this.options.logger.error({ err: error, partition }, 'stopping a partition failed'),
+      )
     // Only after its pipeline stopped (and committed what it held) may another replica take it.
     await this.options.kv.delete(leaseKey(partition)).catch(() => undefined)
     this.options.logger.info({ partition, why }, 'released a partition')

@@ -150,7 +150,10 @@ export class BatchCommitter {
       maxDelayMs: 5_000,
       onRetry: (error, attempt, delayMs) => {
         this.options.counters.storeErrors++
-        this.options.logger.warn({ err: error, attempt, delay_ms: delayMs }, `store failed to ${what}; retrying`)
+        this.options.logger.warn(
+          { err: error, attempt, delay_ms: delayMs },
+          `store failed to ${what}; retrying`,
+        )
       },
     })
   }

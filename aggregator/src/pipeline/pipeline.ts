@@ -7,11 +7,30 @@
  *           └─ accepted ─┬─► micro-batch (samples or wait) ─► commit: intent, raw + 1m rows, commit ─► ack
  *                        └─► extra branches (streaming alert rules plug in here)
  */
-import { EMPTY, Subject, concatMap, filter, from, interval, map, merge, mergeMap, share, takeUntil, type Observable, type OperatorFunction } from 'rxjs'
+import {
+  EMPTY,
+  Subject,
+  concatMap,
+  filter,
+  from,
+  interval,
+  map,
+  merge,
+  mergeMap,
+  share,
+  takeUntil,
+  type Observable,
+  type OperatorFunction,
+} from 'rxjs'
 import type { JsMsg } from '@nats-io/jetstream'
 import { retryUntilAborted, type Clock, type DecodeCache, type WireLimits } from '@tidewatch/shared'
 import type { Logger } from 'pino'
-import { classifyMessage, type AcceptedMessage, type ClassifiedMessage, type RejectedMessage } from './classify.js'
+import {
+  classifyMessage,
+  type AcceptedMessage,
+  type ClassifiedMessage,
+  type RejectedMessage,
+} from './classify.js'
 import { microBatch } from './micro-batch.js'
 import type { BatchCommitter } from './committer.js'
 import type { PipelineCounters } from './counters.js'
@@ -59,7 +78,9 @@ export function runPipeline(options: PipelineOptions): RunningPipeline {
   const rejected$ = classified$.pipe(filter((m): m is RejectedMessage => m.kind === 'rejected'))
 
   const stored$ = merge(
-    accepted$.pipe(microBatch(options.microBatchMaxSamples, options.microBatchMaxWaitMs, (m) => m.batch.sampleCount)),
+    accepted$.pipe(
+      microBatch(options.microBatchMaxSamples, options.microBatchMaxWaitMs, (m) => m.batch.sampleCount),
+    ),
     interval(options.housekeepingIntervalMs).pipe(
       takeUntil(stop$),
       map((): AcceptedMessage[] => []),
@@ -82,16 +103,24 @@ async function deadLetter(rejected: RejectedMessage, options: PipelineOptions): 
   const { counters, logger } = options
   counters.rejectedByReason[rejected.reason] = (counters.rejectedByReason[rejected.reason] ?? 0) + 1
   logger.warn(
-    { reason: rejected.reason, detail: rejected.detail, subject: rejected.message.subject, stream_seq: rejected.message.seq },
+    {
+      reason: rejected.reason,
+      detail: rejected.detail,
+      subject: rejected.message.subject,
+      stream_seq: rejected.message.seq,
+    },
     'batch refused; sent to the dead-letter stream',
   )
-  await retryUntilAborted(() => options.deadLetters.publish(rejected.message, rejected.reason, rejected.detail), {
-    signal: options.signal,
-    onRetry: (error, attempt) => {
-      counters.deadLetterErrors++
-      logger.warn({ err: error, attempt }, 'cannot publish to the dead-letter stream; retrying')
+  await retryUntilAborted(
+    () => options.deadLetters.publish(rejected.message, rejected.reason, rejected.detail),
+    {
+      signal: options.signal,
+      onRetry: (error, attempt) => {
+        counters.deadLetterErrors++
+        logger.warn({ err: error, attempt }, 'cannot publish to the dead-letter stream; retrying')
+      },
     },
-  })
+  )
   // Only once the dead letter is stored: `term` tells JetStream never to redeliver it. No reason
   // argument: nats-server 2.9 does not parse `+TERM <reason>` and would leave the message pending
   // until ack_wait, filling max_ack_pending (the reason travels in the dead letter's headers).

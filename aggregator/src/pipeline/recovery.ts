@@ -30,18 +30,28 @@ export class RecoveryBuffer {
     for (const [token, held] of this.byToken) {
       if (held.intent.seqs.every((seq) => held.messages.has(seq))) {
         this.byToken.delete(token)
-        complete.push({ intent: held.intent, messages: held.intent.seqs.map((seq) => held.messages.get(seq)!) })
+        complete.push({
+          intent: held.intent,
+          messages: held.intent.seqs.map((seq) => held.messages.get(seq)!),
+        })
       }
     }
     return complete
   }
 
   /** Batches held longer than `ageMs`, for a re-check of their commit state. */
-  stale(nowMs: number, ageMs: number): Array<{ intent: BatchIntent; messages: AcceptedMessage[]; heldSinceMs: number }> {
+  stale(
+    nowMs: number,
+    ageMs: number,
+  ): Array<{ intent: BatchIntent; messages: AcceptedMessage[]; heldSinceMs: number }> {
     const result = []
     for (const held of this.byToken.values()) {
       if (nowMs - held.heldSinceMs >= ageMs) {
-        result.push({ intent: held.intent, messages: [...held.messages.values()], heldSinceMs: held.heldSinceMs })
+        result.push({
+          intent: held.intent,
+          messages: [...held.messages.values()],
+          heldSinceMs: held.heldSinceMs,
+        })
       }
     }
     return result

@@ -51,7 +51,10 @@ export class ConsumerLag {
         this.byConsumer.set(name, { pending: info.num_pending, ackPending: info.num_ack_pending })
       } catch (error) {
         this.errors++
-        this.options.logger.debug({ err: error, consumer: name }, 'cannot read consumer info for the lag metric')
+        this.options.logger.debug(
+          { err: error, consumer: name },
+          'cannot read consumer info for the lag metric',
+        )
       }
     }
     if (this.stopped) return
@@ -83,38 +86,107 @@ export interface AggregatorMetricsSources {
 export function aggregatorRegistry(sources: AggregatorMetricsSources): MetricsRegistry {
   const { counters, rulesCounters, inFlight, lag, latency, clock } = sources
   const registry = new MetricsRegistry({ component: 'aggregator', instance: sources.id })
-  const counter = (name: string, help: string, read: () => number): void => registry.collect(name, help, 'counter', read)
-  const gauge = (name: string, help: string, read: () => number | Array<{ labels: Record<string, string>; value: number }>): void =>
-    registry.collect(name, help, 'gauge', read)
+  const counter = (name: string, help: string, read: () => number): void =>
+    registry.collect(name, help, 'counter', read)
+  const gauge = (
+    name: string,
+    help: string,
+    read: () => number | Array<{ labels: Record<string, string>; value: number }>,
+  ): void => registry.collect(name, help, 'gauge', read)
 
-  counter('aggregator.messages_received_total', 'Batches (JetStream messages) delivered to this replica.', () => counters.messagesReceived)
-  counter('aggregator.messages_acked_total', 'Messages acked after their samples were committed.', () => counters.messagesAcked)
-  counter('aggregator.messages_dead_lettered_total', 'Messages sent to the DLQ stream, every reason.', () => counters.messagesDeadLettered)
-  registry.collect('aggregator.dead_letters_by_reason_total', 'Messages dead-lettered, by reason.', 'counter', () =>
-    Object.entries(counters.rejectedByReason).map(([reason, value]) => ({ labels: { reason }, value })),
+  counter(
+    'aggregator.messages_received_total',
+    'Batches (JetStream messages) delivered to this replica.',
+    () => counters.messagesReceived,
   )
-  counter('aggregator.dead_letter_errors_total', 'Failed publishes to the DLQ stream (retried).', () => counters.deadLetterErrors)
-  counter('aggregator.batches_committed_total', 'Micro-batches committed to the store.', () => counters.batchesCommitted)
+  counter(
+    'aggregator.messages_acked_total',
+    'Messages acked after their samples were committed.',
+    () => counters.messagesAcked,
+  )
+  counter(
+    'aggregator.messages_dead_lettered_total',
+    'Messages sent to the DLQ stream, every reason.',
+    () => counters.messagesDeadLettered,
+  )
+  registry.collect(
+    'aggregator.dead_letters_by_reason_total',
+    'Messages dead-lettered, by reason.',
+    'counter',
+    () => Object.entries(counters.rejectedByReason).map(([reason, value]) => ({ labels: { reason }, value })),
+  )
+  counter(
+    'aggregator.dead_letter_errors_total',
+    'Failed publishes to the DLQ stream (retried).',
+    () => counters.deadLetterErrors,
+  )
+  counter(
+    'aggregator.batches_committed_total',
+    'Micro-batches committed to the store.',
+    () => counters.batchesCommitted,
+  )
   counter('aggregator.samples_stored_total', 'Samples committed to the store.', () => counters.samplesStored)
-  counter('aggregator.samples_refused_total', 'Samples refused by the per-metric series limit.', () => counters.samplesRefused)
-  counter('aggregator.duplicate_messages_total', 'Redelivered messages of batches already committed.', () => counters.duplicateMessagesSkipped)
-  counter('aggregator.recovered_batches_total', 'Uncommitted batches of an earlier run stored again.', () => counters.recoveredBatches)
+  counter(
+    'aggregator.samples_refused_total',
+    'Samples refused by the per-metric series limit.',
+    () => counters.samplesRefused,
+  )
+  counter(
+    'aggregator.duplicate_messages_total',
+    'Redelivered messages of batches already committed.',
+    () => counters.duplicateMessagesSkipped,
+  )
+  counter(
+    'aggregator.recovered_batches_total',
+    'Uncommitted batches of an earlier run stored again.',
+    () => counters.recoveredBatches,
+  )
   counter('aggregator.store_errors_total', 'Failed store calls (each retried).', () => counters.storeErrors)
   gauge('aggregator.in_flight_messages', 'Messages delivered and not yet acked.', () => inFlight.messages)
   gauge('aggregator.in_flight_bytes', 'Bytes of those messages.', () => inFlight.bytes)
-  gauge('aggregator.consumer_lag_messages', 'Messages in the stream not yet delivered to the consumer (num_pending).', () =>
-    [...lag.byConsumer].map(([consumer, value]) => ({ labels: { consumer }, value: value.pending })),
+  gauge(
+    'aggregator.consumer_lag_messages',
+    'Messages in the stream not yet delivered to the consumer (num_pending).',
+    () => [...lag.byConsumer].map(([consumer, value]) => ({ labels: { consumer }, value: value.pending })),
   )
-  gauge('aggregator.consumer_ack_pending_messages', 'Messages delivered and not yet acked, as JetStream counts them.', () =>
-    [...lag.byConsumer].map(([consumer, value]) => ({ labels: { consumer }, value: value.ackPending })),
+  gauge(
+    'aggregator.consumer_ack_pending_messages',
+    'Messages delivered and not yet acked, as JetStream counts them.',
+    () => [...lag.byConsumer].map(([consumer, value]) => ({ labels: { consumer }, value: value.ackPending })),
   )
-  counter('aggregator.commit_latency_ms_sum', 'Total time to commit micro-batches, ms (average = sum / count).', () => latency.sumMs)
+  counter(
+    'aggregator.commit_latency_ms_sum',
+    'Total time to commit micro-batches, ms (average = sum / count).',
+    () => latency.sumMs,
+  )
   counter('aggregator.commit_latency_ms_count', 'Micro-batches timed.', () => latency.count)
-  gauge('aggregator.commit_latency_ms_last', 'Time the last micro-batch took to commit, ms.', () => latency.lastMs)
-  gauge('aggregator.commit_latency_ms_max', 'Slowest commit over the last 1-2 minutes, ms.', () => latency.maxMs(clock.now()))
-  gauge('aggregator.partitions_owned', 'Partitions of the METRICS stream this replica consumes.', () => sources.partitions().length)
-  counter('aggregator.rules_batches_evaluated_total', 'Batches evaluated by streaming rules.', () => rulesCounters.batchesEvaluated)
-  counter('aggregator.rules_events_published_total', 'Alert events streaming rules published.', () => rulesCounters.eventsPublished)
-  counter('aggregator.rules_publish_errors_total', 'Failed publishes of alert events (retried).', () => rulesCounters.publishErrors)
+  gauge(
+    'aggregator.commit_latency_ms_last',
+    'Time the last micro-batch took to commit, ms.',
+    () => latency.lastMs,
+  )
+  gauge('aggregator.commit_latency_ms_max', 'Slowest commit over the last 1-2 minutes, ms.', () =>
+    latency.maxMs(clock.now()),
+  )
+  gauge(
+    'aggregator.partitions_owned',
+    'Partitions of the METRICS stream this replica consumes.',
+    () => sources.partitions().length,
+  )
+  counter(
+    'aggregator.rules_batches_evaluated_total',
+    'Batches evaluated by streaming rules.',
+    () => rulesCounters.batchesEvaluated,
+  )
+  counter(
+    'aggregator.rules_events_published_total',
+    'Alert events streaming rules published.',
+    () => rulesCounters.eventsPublished,
+  )
+  counter(
+    'aggregator.rules_publish_errors_total',
+    'Failed publishes of alert events (retried).',
+    () => rulesCounters.publishErrors,
+  )
   return registry
 }

@@ -11,7 +11,15 @@ import { FakeTimers } from '../testing/fake-timers.js'
 import { Dispatcher } from './dispatcher.js'
 
 const route = (over: Partial<Route> = {}): Route => ({
-  id: 'root', receiver: 'r', matchers: [], continue: false, groupBy: ['alertname'], groupWaitMs: 30_000, groupIntervalMs: 300_000, repeatIntervalMs: 3_600_000, ...over,
+  id: 'root',
+  receiver: 'r',
+  matchers: [],
+  continue: false,
+  groupBy: ['alertname'],
+  groupWaitMs: 30_000,
+  groupIntervalMs: 300_000,
+  repeatIntervalMs: 3_600_000,
+  ...over,
 })
 
 function setup(options: { leaseHeldElsewhereUntil?: number } = {}) {
@@ -20,13 +28,24 @@ function setup(options: { leaseHeldElsewhereUntil?: number } = {}) {
   const nflog = new Map<string, StoredNflog>()
   let revision = 0
   let heldElsewhereUntil = options.leaseHeldElsewhereUntil ?? 0
-  const notifier: Notifier = { kind: 'fake', sendResolved: true, send: async (n) => (sent.push(n), {}), close: async () => undefined }
+  const notifier: Notifier = {
+    kind: 'fake',
+    sendResolved: true,
+    send: async (n) => (sent.push(n), {}),
+    close: async () => undefined,
+  }
   const dispatcher = new Dispatcher({
-    routes: { root: route(), children: [route({ id: 'routes[0]', matchers: [parseMatcher('team="db"')], groupWaitMs: 0 })] },
+    routes: {
+      root: route(),
+      children: [route({ id: 'routes[0]', matchers: [parseMatcher('team="db"')], groupWaitMs: 0 })],
+    },
     inhibitRules: [],
     silences: { isSilenced: () => false },
     leases: {
-      acquire: async (): Promise<LeaseResult> => (timers.clock.now() < heldElsewhereUntil ? { held: false, owner: 'other', expiresAtMs: heldElsewhereUntil } : { held: true }),
+      acquire: async (): Promise<LeaseResult> =>
+        timers.clock.now() < heldElsewhereUntil
+          ? { held: false, owner: 'other', expiresAtMs: heldElsewhereUntil }
+          : { held: true },
       holds: () => timers.clock.now() >= heldElsewhereUntil,
       release: async () => undefined,
     },
@@ -42,12 +61,32 @@ function setup(options: { leaseHeldElsewhereUntil?: number } = {}) {
     logger: pino({ level: 'silent' }),
     retry: { initialDelayMs: 100, maxDelayMs: 1_000 },
   })
-  const alert = (host: string, extra: Record<string, string> = {}, state: AlertRecord['state'] = 'firing'): StoredAlert => ({
-    record: { fingerprint: `fp-${host}`, rule: 'HighCPU', state, labels: { alertname: 'HighCPU', host, ...extra }, annotations: {}, value: 1, activeSinceMs: 1, atMs: 1 },
+  const alert = (
+    host: string,
+    extra: Record<string, string> = {},
+    state: AlertRecord['state'] = 'firing',
+  ): StoredAlert => ({
+    record: {
+      fingerprint: `fp-${host}`,
+      rule: 'HighCPU',
+      state,
+      labels: { alertname: 'HighCPU', host, ...extra },
+      annotations: {},
+      value: 1,
+      activeSinceMs: 1,
+      atMs: 1,
+    },
     revision: 1,
   })
   const settle = () => new Promise((resolve) => setImmediate(resolve))
-  return { timers, sent, dispatcher, alert, settle, setHeldElsewhere: (until: number) => (heldElsewhereUntil = until) }
+  return {
+    timers,
+    sent,
+    dispatcher,
+    alert,
+    settle,
+    setHeldElsewhere: (until: number) => (heldElsewhereUntil = until),
+  }
 }
 
 describe('Dispatcher timing (fake clock)', () => {
@@ -83,7 +122,9 @@ describe('Dispatcher timing (fake clock)', () => {
   })
 
   it('leaves sending to the lease holder and takes over when its lease lapses', async () => {
-    const { timers, sent, dispatcher, alert, settle, setHeldElsewhere } = setup({ leaseHeldElsewhereUntil: Infinity })
+    const { timers, sent, dispatcher, alert, settle, setHeldElsewhere } = setup({
+      leaseHeldElsewhereUntil: Infinity,
+    })
     dispatcher.onAlert('fp-d', alert('d', { team: 'db' }))
     await settle()
     expect(sent).toHaveLength(0)

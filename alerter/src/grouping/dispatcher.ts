@@ -115,7 +115,18 @@ export class Dispatcher {
         let group = this.groups.get(id)
         if (group === undefined) {
           const hash = createHash('sha256').update(id).digest('hex').slice(0, 32)
-          group = { id, key: `${route.receiver}.${hash}`, route, labels, alerts: new Map(), createdAtMs: now, lastFlushMs: undefined, timer: undefined, timerAtMs: Infinity, flushing: undefined }
+          group = {
+            id,
+            key: `${route.receiver}.${hash}`,
+            route,
+            labels,
+            alerts: new Map(),
+            createdAtMs: now,
+            lastFlushMs: undefined,
+            timer: undefined,
+            timerAtMs: Infinity,
+            flushing: undefined,
+          }
           this.groups.set(id, group)
           this.stats.groups = this.groups.size
           this.schedule(group, nextFlushAtMs(group, route))
@@ -143,7 +154,8 @@ export class Dispatcher {
   async stop(): Promise<void> {
     this.stopped = true
     for (const wake of this.stopWaiters) wake()
-    for (const group of this.groups.values()) if (group.timer !== undefined) this.deps.timers.clear(group.timer)
+    for (const group of this.groups.values())
+      if (group.timer !== undefined) this.deps.timers.clear(group.timer)
     await Promise.allSettled([...this.groups.values()].map((group) => group.flushing))
   }
 
@@ -157,7 +169,11 @@ export class Dispatcher {
     this.groups.delete(group.id)
     this.stats.groups = this.groups.size
     if (this.deps.leases.holds(group.key)) {
-      void this.deps.leases.release(group.key).catch((error: unknown) => this.deps.logger.warn({ err: error, group: group.id }, 'cannot release a group lease'))
+      void this.deps.leases
+        .release(group.key)
+        .catch((error: unknown) =>
+          this.deps.logger.warn({ err: error, group: group.id }, 'cannot release a group lease'),
+        )
     }
   }
 
@@ -215,15 +231,26 @@ export class Dispatcher {
     }
     const nowMs = clock.now()
     const log = await nflog.get(group.key)
-    const firingSources = [...this.firing.values()].map((s) => ({ fingerprint: s.record.fingerprint, labels: s.record.labels }))
+    const firingSources = [...this.firing.values()].map((s) => ({
+      fingerprint: s.record.fingerprint,
+      labels: s.record.labels,
+    }))
     const alerts: GroupAlert[] = [...group.alerts.values()].map((stored) => ({
       stored,
       muted:
         this.deps.silences.isSilenced(stored.record.labels, nowMs) ||
         (this.deps.inhibitRules.length > 0 &&
-          isInhibited({ fingerprint: stored.record.fingerprint, labels: stored.record.labels }, firingSources, this.deps.inhibitRules)),
+          isInhibited(
+            { fingerprint: stored.record.fingerprint, labels: stored.record.labels },
+            firingSources,
+            this.deps.inhibitRules,
+          )),
     }))
-    const plan = planFlush(alerts, log?.entry, { nowMs, repeatIntervalMs: group.route.repeatIntervalMs, sendResolved: notifier.sendResolved })
+    const plan = planFlush(alerts, log?.entry, {
+      nowMs,
+      repeatIntervalMs: group.route.repeatIntervalMs,
+      sendResolved: notifier.sendResolved,
+    })
     group.lastFlushMs = nowMs
 
     let entry: NflogEntry | undefined
@@ -239,14 +266,18 @@ export class Dispatcher {
       const result = await this.deliver(group, notifier, notification)
       if (result === 'aborted') return undefined
       entry = { groupKey: group.id, firing: plan.nextFiring, lastSentMs: clock.now() }
-      const ref = result !== 'failed' && notification.kind === 'firing' ? (result.ref ?? log?.entry.ref) : log?.entry.ref
+      const ref =
+        result !== 'failed' && notification.kind === 'firing'
+          ? (result.ref ?? log?.entry.ref)
+          : log?.entry.ref
       if (ref !== undefined) entry.ref = ref
     } else if (plan.nflogChanged && log !== undefined) {
       entry = { ...log.entry, firing: plan.nextFiring }
     }
     if (entry !== undefined) {
       const outcome = await nflog.put(group.key, entry, log)
-      if (outcome === 'conflict') logger.warn({ group: group.id }, 'notification log changed while this replica held the lease')
+      if (outcome === 'conflict')
+        logger.warn({ group: group.id }, 'notification log changed while this replica held the lease')
     }
     for (const stored of plan.close) await this.deps.store.close(stored)
     if (plan.groupDone && plan.close.length === group.alerts.size) {
@@ -274,13 +305,20 @@ export class Dispatcher {
     return stats
   }
 
-  private async deliver(group: Group, notifier: Notifier, notification: Notification): Promise<SendResult | 'failed' | 'aborted'> {
+  private async deliver(
+    group: Group,
+    notifier: Notifier,
+    notification: Notification,
+  ): Promise<SendResult | 'failed' | 'aborted'> {
     const { logger } = this.deps
     const receiverStats = this.receiverStats(notification.receiver)
     for (let attempt = 1; ; attempt++) {
       if (this.stopped) return 'aborted'
       if (!this.deps.leases.holds(group.key)) {
-        logger.warn({ group: group.id }, 'lease lost before the notification was accepted; the other replica sends it')
+        logger.warn(
+          { group: group.id },
+          'lease lost before the notification was accepted; the other replica sends it',
+        )
         return 'aborted'
       }
       try {
@@ -289,7 +327,17 @@ export class Dispatcher {
         receiverStats.sent++
         receiverStats.lastSuccessMs = this.deps.clock.now()
         this.deps.onSent?.(notification)
-        logger.info({ group: group.id, receiver: notification.receiver, kind: notification.kind, firing: notification.firing.length, resolved: notification.resolved.length, attempt }, 'notification sent')
+        logger.info(
+          {
+            group: group.id,
+            receiver: notification.receiver,
+            kind: notification.kind,
+            firing: notification.firing.length,
+            resolved: notification.resolved.length,
+            attempt,
+          },
+          'notification sent',
+        )
         return result
       } catch (error) {
         const retryable = error instanceof NotifyError && error.retryable
@@ -297,15 +345,24 @@ export class Dispatcher {
         if (!retryable) {
           this.stats.failed++
           receiverStats.failed++
-          logger.error({ err: error, group: group.id, receiver: notification.receiver }, 'notification refused; not retrying')
+          logger.error(
+            { err: error, group: group.id, receiver: notification.receiver },
+            'notification refused; not retrying',
+          )
           return 'failed'
         }
         this.stats.retries++
         receiverStats.retries++
-        const ceiling = Math.min(this.deps.retry.maxDelayMs, this.deps.retry.initialDelayMs * 2 ** Math.min(attempt - 1, 20))
+        const ceiling = Math.min(
+          this.deps.retry.maxDelayMs,
+          this.deps.retry.initialDelayMs * 2 ** Math.min(attempt - 1, 20),
+        )
         const backoff = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2)
         const delayMs = error.retryAfterMs ?? backoff
-        logger.warn({ group: group.id, status: error.status, reason: error.reason, attempt, delay_ms: delayMs }, 'notification not accepted; retrying')
+        logger.warn(
+          { group: group.id, status: error.status, reason: error.reason, attempt, delay_ms: delayMs },
+          'notification not accepted; retrying',
+        )
         await this.sleep(delayMs)
       }
     }

@@ -18,7 +18,12 @@ export interface GroupAlert {
 }
 
 export interface FlushPlan {
-  notification?: { kind: 'firing' | 'resolved'; firing: NotificationAlert[]; resolved: NotificationAlert[]; repeat: boolean }
+  notification?: {
+    kind: 'firing' | 'resolved'
+    firing: NotificationAlert[]
+    resolved: NotificationAlert[]
+    repeat: boolean
+  }
   /** The nflog's `firing` after this flush (when the notification, if any, was delivered). */
   nextFiring: Record<string, number>
   /** Whether the nflog changes even without a notification. */
@@ -35,16 +40,25 @@ export interface PlanOptions {
   sendResolved: boolean
 }
 
-export function planFlush(alerts: readonly GroupAlert[], log: NflogEntry | undefined, options: PlanOptions): FlushPlan {
+export function planFlush(
+  alerts: readonly GroupAlert[],
+  log: NflogEntry | undefined,
+  options: PlanOptions,
+): FlushPlan {
   const previous = log?.firing ?? {}
   const firing = alerts.filter((a) => a.stored.record.state === 'firing')
   const firingShown = firing.filter((a) => !a.muted)
   const resolved = alerts.filter((a) => a.stored.record.state === 'resolved')
   // A resolved message follows only a firing message: an alert never notified (muted, or resolved
   // within group_wait) resolves silently. Muted alerts are not notified at all, as in Alertmanager.
-  const resolvedShown = resolved.filter((a) => previous[a.stored.record.fingerprint] !== undefined && !a.muted)
-  const fresh = firingShown.filter((a) => previous[a.stored.record.fingerprint] !== a.stored.record.activeSinceMs)
-  const repeatDue = firingShown.length > 0 && log !== undefined && options.nowMs - log.lastSentMs >= options.repeatIntervalMs
+  const resolvedShown = resolved.filter(
+    (a) => previous[a.stored.record.fingerprint] !== undefined && !a.muted,
+  )
+  const fresh = firingShown.filter(
+    (a) => previous[a.stored.record.fingerprint] !== a.stored.record.activeSinceMs,
+  )
+  const repeatDue =
+    firingShown.length > 0 && log !== undefined && options.nowMs - log.lastSentMs >= options.repeatIntervalMs
 
   const send = fresh.length > 0 || (options.sendResolved && resolvedShown.length > 0) || repeatDue
   const nextFiring: Record<string, number> = {}
@@ -68,7 +82,8 @@ export function planFlush(alerts: readonly GroupAlert[], log: NflogEntry | undef
       resolved: options.sendResolved ? resolvedShown.map((a) => toNotificationAlert(a.stored.record)) : [],
       repeat: fresh.length === 0 && resolvedShown.length === 0,
     }
-    if (plan.notification.kind === 'resolved' && plan.notification.resolved.length === 0) delete plan.notification
+    if (plan.notification.kind === 'resolved' && plan.notification.resolved.length === 0)
+      delete plan.notification
   }
   return plan
 }
@@ -92,6 +107,11 @@ export function toNotificationAlert(record: AlertRecord): NotificationAlert {
 }
 
 /** When a group flushes next: `group_wait` after it formed, then every `group_interval` after a flush. */
-export function nextFlushAtMs(group: { createdAtMs: number; lastFlushMs: number | undefined }, timing: { groupWaitMs: number; groupIntervalMs: number }): number {
-  return group.lastFlushMs === undefined ? group.createdAtMs + timing.groupWaitMs : group.lastFlushMs + timing.groupIntervalMs
+export function nextFlushAtMs(
+  group: { createdAtMs: number; lastFlushMs: number | undefined },
+  timing: { groupWaitMs: number; groupIntervalMs: number },
+): number {
+  return group.lastFlushMs === undefined
+    ? group.createdAtMs + timing.groupWaitMs
+    : group.lastFlushMs + timing.groupIntervalMs
 }

@@ -51,7 +51,8 @@ export class LeaseManager {
     const entry = await this.kv.get(key)
     try {
       if (entry === null || entry.operation !== 'PUT') {
-        const revision = entry === null ? await this.kv.create(key, value) : await this.kv.update(key, value, entry.revision)
+        const revision =
+          entry === null ? await this.kv.create(key, value) : await this.kv.update(key, value, entry.revision)
         this.held.set(key, { revision, expiresAtMs: now + this.ttlMs })
         this.scheduleRenewal()
         return { held: true }
@@ -110,11 +111,18 @@ export class LeaseManager {
         [...this.held.entries()].map(async ([key, lease]) => {
           const expiresAtMs = this.clock.now() + this.ttlMs
           try {
-            const revision = await this.kv.update(key, JSON.stringify({ owner: this.owner, expiresAtMs }), lease.revision)
+            const revision = await this.kv.update(
+              key,
+              JSON.stringify({ owner: this.owner, expiresAtMs }),
+              lease.revision,
+            )
             if (this.held.get(key) === lease) this.held.set(key, { revision, expiresAtMs })
           } catch (error) {
             if (this.held.get(key) === lease) this.held.delete(key)
-            this.logger.warn({ err: error, lease: key }, 'lost a group lease; the other replica sends for that group')
+            this.logger.warn(
+              { err: error, lease: key },
+              'lost a group lease; the other replica sends for that group',
+            )
           }
         }),
       )

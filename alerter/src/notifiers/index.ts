@@ -7,7 +7,11 @@ import type { Notifier } from './types.js'
 export type { Notifier, Notification, NotificationAlert, SendResult } from './types.js'
 
 /** The notifier kinds this build knows; a receiver names exactly one of them. */
-export type ReceiverSpec = { kind: 'slack'; name: string; config: NonNullable<AlerterReceiverConfig['slack']> }
+export type ReceiverSpec = {
+  kind: 'slack'
+  name: string
+  config: NonNullable<AlerterReceiverConfig['slack']>
+}
 
 export interface NotifierDeps {
   logger: Logger
@@ -20,7 +24,10 @@ export function receiverSpec(receiver: AlerterReceiverConfig, keyPath: string): 
   const kinds: ReceiverSpec[] = []
   if (receiver.slack !== undefined) kinds.push({ kind: 'slack', name: receiver.name, config: receiver.slack })
   if (kinds.length !== 1) {
-    throw new AlerterConfigError(`receiver "${receiver.name}" must configure exactly one notifier (slack)`, keyPath)
+    throw new AlerterConfigError(
+      `receiver "${receiver.name}" must configure exactly one notifier (slack)`,
+      keyPath,
+    )
   }
   return kinds[0] as ReceiverSpec
 }

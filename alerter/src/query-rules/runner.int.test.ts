@@ -187,7 +187,14 @@ describe('QueryRuleRunner against chDB (config/rules/web.toml: DESIGN.md questio
     const publisher = new Collect()
     const rule = { ...(rules[0] as QueryRule), forMs: 0 }
     let holder = false
-    const runner = new QueryRuleRunner({ client, rules: [rule], publisher, logger, source: 't', publishWhen: async () => holder })
+    const runner = new QueryRuleRunner({
+      client,
+      rules: [rule],
+      publisher,
+      logger,
+      source: 't',
+      publishWhen: async () => holder,
+    })
     await runner.runOnce(rule)
     expect(publisher.events).toEqual([])
     expect(runner.counters.eventsSkipped).toBe(1)

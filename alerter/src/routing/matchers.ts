@@ -18,7 +18,10 @@ const MATCHER = /^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(?:"((?:[^"\\]|\\
 /** Parses one matcher; throws an Error naming what is wrong (the caller adds where it came from). */
 export function parseMatcher(text: string): Matcher {
   const match = MATCHER.exec(text)
-  if (!match) throw new Error(`expected a matcher such as severity="critical" or env=~"prod|staging", found ${JSON.stringify(text)}`)
+  if (!match)
+    throw new Error(
+      `expected a matcher such as severity="critical" or env=~"prod|staging", found ${JSON.stringify(text)}`,
+    )
   const value = match[3] !== undefined ? match[3].replace(/\\(.)/g, '$1') : (match[4] ?? '')
   const matcher: Matcher = { name: match[1] as string, op: match[2] as MatchOp, value }
   if (matcher.op === '=~' || matcher.op === '!~') {

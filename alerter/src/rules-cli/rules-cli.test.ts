@@ -69,11 +69,19 @@ describe('check-rules', () => {
     expect(result.ok).toBe(false)
     expect(result.messages).toEqual(
       expect.arrayContaining([
-        expect.stringContaining(`${file}: rule "a": op: expected one of ">", ">=", "<", "<=", "==", "!=", found "=>" (line 5)`),
+        expect.stringContaining(
+          `${file}: rule "a": op: expected one of ">", ">=", "<", "<=", "==", "!=", found "=>" (line 5)`,
+        ),
         expect.stringContaining(`${file}: rule "d": window: aggregate = "avg" needs a window`),
-        expect.stringContaining(`${file}: rule "d": flap_threshold: flap_window and flap_threshold go together`),
-        expect.stringContaining(`${file}: rule "a": labels.v: invalid template "{{ $value }}": $value cannot be used here`),
-        expect.stringContaining(`${file}: rule "b": kind: expected kind = "threshold", "absent" or "query", found "treshold"`),
+        expect.stringContaining(
+          `${file}: rule "d": flap_threshold: flap_window and flap_threshold go together`,
+        ),
+        expect.stringContaining(
+          `${file}: rule "a": labels.v: invalid template "{{ $value }}": $value cannot be used here`,
+        ),
+        expect.stringContaining(
+          `${file}: rule "b": kind: expected kind = "threshold", "absent" or "query", found "treshold"`,
+        ),
         expect.stringContaining(`${file}: rule "c": sql: missing required key`),
         expect.stringContaining(`${file}: rule "c": for: expected a duration`),
       ]),

@@ -11,7 +11,9 @@ describe('config/rules/tidewatch.toml', () => {
     const result = checkRules([join(RULES_DIR, 'tidewatch.toml')], { env: {} })
     expect(result.messages.join('\n')).not.toMatch(/error|expected/i)
     expect(result.ok).toBe(true)
-    expect(result.rules.map((rule) => [rule.name, rule.kind, 'metric' in rule ? rule.metric : undefined])).toEqual([
+    expect(
+      result.rules.map((rule) => [rule.name, rule.kind, 'metric' in rule ? rule.metric : undefined]),
+    ).toEqual([
       ['tidewatch_aggregator_lag_high', 'threshold', 'aggregator.consumer_lag_messages'],
       ['tidewatch_dlq_rate', 'threshold', 'aggregator.messages_dead_lettered_total'],
       ['tidewatch_alerter_cannot_notify', 'threshold', 'alerter.notification_errors_total'],

@@ -57,7 +57,8 @@ export class SilenceStore {
   ) {}
 
   async add(input: NewSilence): Promise<Silence> {
-    if (input.matchers.length === 0) throw new SilenceError('a silence needs at least one matcher', 'SILENCE_INVALID')
+    if (input.matchers.length === 0)
+      throw new SilenceError('a silence needs at least one matcher', 'SILENCE_INVALID')
     const matchers = input.matchers.map((text) => {
       try {
         return parseMatcher(text)
@@ -65,7 +66,8 @@ export class SilenceStore {
         throw new SilenceError((error as Error).message, 'SILENCE_INVALID', false, { cause: error })
       }
     })
-    if (!(input.durationMs > 0)) throw new SilenceError('a silence needs a positive duration', 'SILENCE_INVALID')
+    if (!(input.durationMs > 0))
+      throw new SilenceError('a silence needs a positive duration', 'SILENCE_INVALID')
     const now = this.clock.now()
     const startsAtMs = input.startsAtMs ?? now
     const silence: Silence = {
@@ -86,11 +88,17 @@ export class SilenceStore {
   /** Ends a silence now; an already expired one is left as it is. */
   async expire(id: string): Promise<Silence> {
     const entry = await this.kv.get(KEY_PREFIX + id)
-    if (entry === null || entry.operation !== 'PUT') throw new SilenceError(`no silence with id ${id}`, 'SILENCE_NOT_FOUND')
+    if (entry === null || entry.operation !== 'PUT')
+      throw new SilenceError(`no silence with id ${id}`, 'SILENCE_NOT_FOUND')
     const silence = entry.json<Silence>()
     const now = this.clock.now()
     if (silenceStatus(silence, now) === 'expired') return silence
-    const expired: Silence = { ...silence, endsAtMs: now, startsAtMs: Math.min(silence.startsAtMs, now), updatedAtMs: now }
+    const expired: Silence = {
+      ...silence,
+      endsAtMs: now,
+      startsAtMs: Math.min(silence.startsAtMs, now),
+      updatedAtMs: now,
+    }
     await this.kv.update(KEY_PREFIX + id, JSON.stringify(expired), entry.revision)
     this.cache.set(id, expired)
     return expired
@@ -115,7 +123,10 @@ export class SilenceStore {
   }
 
   /** Follows changes from every replica and the CLI; `onChange` runs after the cache is updated. */
-  async watch(signal: AbortSignal, onChange: (silence: Silence | undefined) => void): Promise<{ ready: Promise<void>; done: Promise<void> }> {
+  async watch(
+    signal: AbortSignal,
+    onChange: (silence: Silence | undefined) => void,
+  ): Promise<{ ready: Promise<void>; done: Promise<void> }> {
     return watchBucket(this.kv, `${KEY_PREFIX}>`, signal, (entry) => {
       const id = entry.key.slice(KEY_PREFIX.length)
       if (entry.operation !== 'PUT') {

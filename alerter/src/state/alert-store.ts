@@ -77,7 +77,8 @@ export class AlertStore {
         await this.kv.delete(key, { previousSeq: entry.revision })
         removed++
       } catch (error) {
-        if (!isWrongLastSequence(error)) logger.warn({ err: error, key }, 'cannot sweep a closed alert record')
+        if (!isWrongLastSequence(error))
+          logger.warn({ err: error, key }, 'cannot sweep a closed alert record')
       }
     }
     return removed

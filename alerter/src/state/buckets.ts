@@ -21,7 +21,10 @@ export interface BucketOptions {
 }
 
 /** Creates the buckets if missing (any replica, any start) and opens them. */
-export async function openBuckets(connection: NatsConnection, options: BucketOptions): Promise<AlerterBuckets> {
+export async function openBuckets(
+  connection: NatsConnection,
+  options: BucketOptions,
+): Promise<AlerterBuckets> {
   const kvm = new Kvm(connection)
   const open = (name: string, history = 1) =>
     kvm.create(`${options.prefix}_${name}`, {
@@ -29,7 +32,12 @@ export async function openBuckets(connection: NatsConnection, options: BucketOpt
       history,
       storage: options.storage === 'memory' ? StorageType.Memory : StorageType.File,
     })
-  const [alerts, nflog, silences, leases] = await Promise.all([open('alerts'), open('nflog'), open('silences', 5), open('leases')])
+  const [alerts, nflog, silences, leases] = await Promise.all([
+    open('alerts'),
+    open('nflog'),
+    open('silences', 5),
+    open('leases'),
+  ])
   return { alerts, nflog, silences, leases }
 }
 

@@ -40,7 +40,11 @@ export class NotificationLog {
    * Records a notification. Compare-and-set against what was read before sending: a mismatch means
    * another replica sent meanwhile (a lease lost mid-flight), which the caller logs.
    */
-  async put(key: string, entry: NflogEntry, previous: StoredNflog | undefined): Promise<'stored' | 'conflict'> {
+  async put(
+    key: string,
+    entry: NflogEntry,
+    previous: StoredNflog | undefined,
+  ): Promise<'stored' | 'conflict'> {
     try {
       if (previous === undefined) await this.kv.create(key, JSON.stringify(entry))
       else await this.kv.update(key, JSON.stringify(entry), previous.revision)

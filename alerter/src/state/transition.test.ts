@@ -11,12 +11,21 @@ const stored = (event: ReturnType<typeof alertEvent>): AlertRecord => {
 describe('applyEvent', () => {
   const firing = alertEvent('r', { host: 'a' }, 'firing', 1_000)
   it('stores firing, then resolved keeping the activation', () => {
-    const resolved = applyEvent(stored(firing), alertEvent('r', { host: 'a' }, 'resolved', 2_000, { activeSinceMs: 999 }))
-    expect(resolved).toMatchObject({ kind: 'store', record: { state: 'resolved', activeSinceMs: 1_000, resolvedAtMs: 2_000 } })
+    const resolved = applyEvent(
+      stored(firing),
+      alertEvent('r', { host: 'a' }, 'resolved', 2_000, { activeSinceMs: 999 }),
+    )
+    expect(resolved).toMatchObject({
+      kind: 'store',
+      record: { state: 'resolved', activeSinceMs: 1_000, resolvedAtMs: 2_000 },
+    })
   })
   it('ignores stale and duplicate events', () => {
     expect(applyEvent(stored(firing), firing)).toEqual({ kind: 'ignore', reason: 'duplicate' })
-    expect(applyEvent(stored(firing), alertEvent('r', { host: 'a' }, 'resolved', 500))).toEqual({ kind: 'ignore', reason: 'stale' })
+    expect(applyEvent(stored(firing), alertEvent('r', { host: 'a' }, 'resolved', 500))).toEqual({
+      kind: 'ignore',
+      reason: 'stale',
+    })
   })
   it('drops a pending alert that resolves without firing; ignores a resolve of nothing', () => {
     const pending = stored(alertEvent('r', { host: 'a' }, 'pending', 1_000))

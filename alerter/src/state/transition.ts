@@ -25,13 +25,17 @@ export interface AlertRecord {
 export type Transition =
   | { kind: 'store'; record: AlertRecord }
   | { kind: 'delete' }
-  | { kind: 'ignore'; reason: 'stale' | 'duplicate' | 'already_firing' | 'not_firing' | 'awaiting_resolved_notification' }
+  | {
+      kind: 'ignore'
+      reason: 'stale' | 'duplicate' | 'already_firing' | 'not_firing' | 'awaiting_resolved_notification'
+    }
 
 /** The state change an event makes to what is stored: a pure function, unit-tested without NATS. */
 export function applyEvent(stored: AlertRecord | undefined, event: AlertEvent): Transition {
   if (stored !== undefined) {
     if (event.atMs < stored.atMs) return { kind: 'ignore', reason: 'stale' }
-    if (event.atMs === stored.atMs && event.state === stored.state) return { kind: 'ignore', reason: 'duplicate' }
+    if (event.atMs === stored.atMs && event.state === stored.state)
+      return { kind: 'ignore', reason: 'duplicate' }
   }
   const open = stored !== undefined && stored.closedAtMs === undefined ? stored : undefined
   const base = {

@@ -60,7 +60,10 @@ export class SlackReceiver {
     const deadline = Date.now() + timeoutMs
     while (this.landed.length < count) {
       const left = deadline - Date.now()
-      if (left <= 0) throw new Error(`expected ${count} messages to land, got ${this.landed.length} (${this.requests.length} requests)`)
+      if (left <= 0)
+        throw new Error(
+          `expected ${count} messages to land, got ${this.landed.length} (${this.requests.length} requests)`,
+        )
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(left, 200))
         this.waiters.push(() => {
@@ -108,7 +111,8 @@ export class SlackReceiver {
         this.landed.push(record)
         if (api) {
           const channel = String(body.channel ?? 'C000')
-          const ts = typeof body.ts === 'string' ? body.ts : `1700000000.${String(this.nextTs++).padStart(6, '0')}`
+          const ts =
+            typeof body.ts === 'string' ? body.ts : `1700000000.${String(this.nextTs++).padStart(6, '0')}`
           res.writeHead(200, { 'content-type': 'application/json' })
           res.end(JSON.stringify({ ok: true, channel, ts }))
         } else {

@@ -35,7 +35,10 @@ export function interpolateString(
     const value = env[name]
     if (fallback !== undefined) return value === undefined || value === '' ? fallback : value
     if (value === undefined) {
-      onProblem(name, `environment variable ${name} is not set (give it a value, or a default with \${${name}:-default})`)
+      onProblem(
+        name,
+        `environment variable ${name} is not set (give it a value, or a default with \${${name}:-default})`,
+      )
       return whole
     }
     return value
@@ -45,10 +48,16 @@ export function interpolateString(
 /** Expands every string value in a parsed TOML tree, in place; returns the problems found. */
 export function interpolateTree(data: unknown, env: NodeJS.ProcessEnv): InterpolationProblem[] {
   const problems: InterpolationProblem[] = []
-  const visit = (container: Record<string, unknown> | unknown[], key: string | number, path: (string | number)[]): void => {
+  const visit = (
+    container: Record<string, unknown> | unknown[],
+    key: string | number,
+    path: (string | number)[],
+  ): void => {
     const value = (container as Record<string | number, unknown>)[key]
     if (typeof value === 'string') {
-      const expanded = interpolateString(value, env, (variable, message) => problems.push({ path, variable, message }))
+      const expanded = interpolateString(value, env, (variable, message) =>
+        problems.push({ path, variable, message }),
+      )
       ;(container as Record<string | number, unknown>)[key] = expanded
     } else if (Array.isArray(value)) {
       value.forEach((_, index) => visit(value, index, [...path, index]))

@@ -85,7 +85,10 @@ function customExpected(message: string): string | undefined {
   return message.startsWith('expected ') ? message.slice('expected '.length) : undefined
 }
 
-function bound(issue: { minimum?: unknown; maximum?: unknown; inclusive?: boolean; origin?: string }, kind: 'min' | 'max'): string {
+function bound(
+  issue: { minimum?: unknown; maximum?: unknown; inclusive?: boolean; origin?: string },
+  kind: 'min' | 'max',
+): string {
   const limit = String(kind === 'min' ? issue.minimum : issue.maximum)
   const inclusive = issue.inclusive !== false
   switch (issue.origin) {
@@ -97,7 +100,8 @@ function bound(issue: { minimum?: unknown; maximum?: unknown; inclusive?: boolea
       return kind === 'min' ? `a string of at least ${limit} chars` : `a string of at most ${limit} chars`
     default: {
       const what = issue.origin === 'int' ? 'an integer' : 'a number'
-      if (kind === 'min' && limit === '0' && !inclusive) return `${what === 'an integer' ? 'a positive integer' : 'a positive number'}`
+      if (kind === 'min' && limit === '0' && !inclusive)
+        return `${what === 'an integer' ? 'a positive integer' : 'a positive number'}`
       const op = kind === 'min' ? (inclusive ? '>=' : '>') : inclusive ? '<=' : '<'
       return `${what} ${op} ${limit}`
     }
@@ -105,7 +109,12 @@ function bound(issue: { minimum?: unknown; maximum?: unknown; inclusive?: boolea
 }
 
 /** Turns zod's issues into ConfigIssues, one per problem (an unknown-keys issue becomes one per key). */
-export function issuesFromZod(error: z.ZodError, file: string, data: unknown, lines: KeyLines): ConfigIssue[] {
+export function issuesFromZod(
+  error: z.ZodError,
+  file: string,
+  data: unknown,
+  lines: KeyLines,
+): ConfigIssue[] {
   const out: ConfigIssue[] = []
   const add = (path: readonly PropertyKey[], problem: string, expected?: string, found?: string): void => {
     const issue: ConfigIssue = { file, keyPath: joinPath(path), problem }
@@ -129,19 +138,33 @@ export function issuesFromZod(error: z.ZodError, file: string, data: unknown, li
         break
       case 'invalid_type': {
         if (value === undefined) {
-          add(path, `missing required key (expected ${EXPECTED_TYPE_NAMES[issue.expected] ?? issue.expected})`, issue.expected, 'nothing')
+          add(
+            path,
+            `missing required key (expected ${EXPECTED_TYPE_NAMES[issue.expected] ?? issue.expected})`,
+            issue.expected,
+            'nothing',
+          )
           break
         }
         // With the type beside the value: `expected integer, found number (1.5)`.
-        valueProblem(customExpected(issue.message) ?? EXPECTED_TYPE_NAMES[issue.expected] ?? issue.expected, true)
+        valueProblem(
+          customExpected(issue.message) ?? EXPECTED_TYPE_NAMES[issue.expected] ?? issue.expected,
+          true,
+        )
         break
       }
       case 'invalid_value':
-        valueProblem(customExpected(issue.message) ?? `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`)
+        valueProblem(
+          customExpected(issue.message) ?? `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`,
+        )
         break
       case 'invalid_format': {
-        const pattern = 'pattern' in issue && issue.pattern !== undefined ? ` matching ${String(issue.pattern)}` : ''
-        valueProblem(customExpected(issue.message) ?? `a ${issue.format === 'regex' ? 'string' : issue.format}${pattern}`)
+        const pattern =
+          'pattern' in issue && issue.pattern !== undefined ? ` matching ${String(issue.pattern)}` : ''
+        valueProblem(
+          customExpected(issue.message) ??
+            `a ${issue.format === 'regex' ? 'string' : issue.format}${pattern}`,
+        )
         break
       }
       case 'too_small':
@@ -211,7 +234,10 @@ export class KeyLines {
         this.remember(table, lineNo)
         return
       }
-      const assignment = /^((?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*'))*)\s*=(.*)$/.exec(line)
+      const assignment =
+        /^((?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*'))*)\s*=(.*)$/.exec(
+          line,
+        )
       if (!assignment) return
       const keys = splitDottedKey(assignment[1] as string)
       if (keys === undefined) return

@@ -39,9 +39,14 @@ function configError(fn: () => unknown): InvalidConfigError {
   throw new Error('expected a ConfigError, nothing was thrown')
 }
 
-const agent = (text: string, env: NodeJS.ProcessEnv = {}) => () => parseConfigText(text, 'config/agent.toml', agentConfigSchema, { env })
-const aggregator = (text: string, env: NodeJS.ProcessEnv = {}) => () =>
-  parseConfigText(text, 'config/aggregator.toml', aggregatorConfigSchema, { env })
+const agent =
+  (text: string, env: NodeJS.ProcessEnv = {}) =>
+  () =>
+    parseConfigText(text, 'config/agent.toml', agentConfigSchema, { env })
+const aggregator =
+  (text: string, env: NodeJS.ProcessEnv = {}) =>
+  () =>
+    parseConfigText(text, 'config/aggregator.toml', aggregatorConfigSchema, { env })
 
 describe('loadConfigFile', () => {
   it('loads a valid file and applies defaults', () => {
@@ -74,8 +79,12 @@ describe('loadConfigFile', () => {
 
   it('applies overrides and says when an override is what is wrong', () => {
     const file = write('agent.toml', '[log]\nlevel = "info"\n')
-    expect(loadConfigFile(file, agentConfigSchema, { env: {}, overrides: { 'log.level': 'debug' } }).log.level).toBe('debug')
-    const error = configError(() => loadConfigFile(file, agentConfigSchema, { env: {}, overrides: { 'log.level': 'loud' } }))
+    expect(
+      loadConfigFile(file, agentConfigSchema, { env: {}, overrides: { 'log.level': 'debug' } }).log.level,
+    ).toBe('debug')
+    const error = configError(() =>
+      loadConfigFile(file, agentConfigSchema, { env: {}, overrides: { 'log.level': 'loud' } }),
+    )
     expect(error.message).toContain(`${file}: log.level: expected one of "trace"`)
     expect(error.message).toContain('found "loud" (from overrides)')
   })
@@ -122,7 +131,9 @@ describe('invalid files', () => {
 
   it('names a bad enum value and lists the allowed ones', () => {
     const error = configError(aggregator('[streams.dlq]\nstorage = "disk"\n'))
-    expect(error.message).toBe('config/aggregator.toml: streams.dlq.storage: expected one of "file", "memory", found "disk" (line 2)')
+    expect(error.message).toBe(
+      'config/aggregator.toml: streams.dlq.storage: expected one of "file", "memory", found "disk" (line 2)',
+    )
   })
 
   it('names numbers out of range, non-integers and bad label names', () => {
@@ -149,7 +160,9 @@ describe('invalid files', () => {
 
   it('never echoes a secret of the wrong type', () => {
     const error = configError(aggregator(`[store]\npassword = ["${SECRET}"]\n`))
-    expect(error.message).toBe('config/aggregator.toml: store.password: expected string, found array (line 2)')
+    expect(error.message).toBe(
+      'config/aggregator.toml: store.password: expected string, found array (line 2)',
+    )
     expect(error.message).not.toContain(SECRET)
   })
 })
@@ -177,13 +190,17 @@ describe('environment variables', () => {
 
   it('names the key path and the variable when one is missing', () => {
     const error = configError(agent('[nats]\nuser = "agent"\npassword = "${NATS_PASSWORD}"\n'))
-    expect(error.message).toContain('config/agent.toml: nats.password: environment variable NATS_PASSWORD is not set')
+    expect(error.message).toContain(
+      'config/agent.toml: nats.password: environment variable NATS_PASSWORD is not set',
+    )
     expect(error.message).toContain('(line 3)')
     expect(error.keyPath).toBe('nats.password')
   })
 
   it('reports every missing variable at once, and never echoes a malformed reference', () => {
-    const error = configError(agent(`[agent]\nid = "\${AGENT_ID}"\n[nats]\npassword = "p\${${SECRET}}"\nuser = "\${NATS_USER}"\n`))
+    const error = configError(
+      agent(`[agent]\nid = "\${AGENT_ID}"\n[nats]\npassword = "p\${${SECRET}}"\nuser = "\${NATS_USER}"\n`),
+    )
     expect(error.issues.map((issue) => issue.keyPath)).toEqual(['agent.id', 'nats.password', 'nats.user'])
     expect(error.message).toContain('nats.password: invalid variable reference')
     expect(error.message).not.toContain(SECRET)
@@ -222,15 +239,21 @@ describe('*_file secrets', () => {
 
   it('refuses both the value and the file', () => {
     const secretFile = write('pw', SECRET)
-    const error = configError(aggregator(`[store]\npassword = "${SECRET}"\npassword_file = "${secretFile}"\n`))
-    expect(error.message).toBe('config/aggregator.toml: store.password_file: give either password or password_file, not both (line 3)')
+    const error = configError(
+      aggregator(`[store]\npassword = "${SECRET}"\npassword_file = "${secretFile}"\n`),
+    )
+    expect(error.message).toBe(
+      'config/aggregator.toml: store.password_file: give either password or password_file, not both (line 3)',
+    )
     expect(error.message).not.toContain(SECRET)
   })
 
   it('names the key and the file when the secret file cannot be read', () => {
     const missing = join(dir, 'missing-secret')
     const error = configError(agent(`[nats]\npassword_file = "${missing}"\n`))
-    expect(error.message).toBe(`config/agent.toml: nats.password_file: cannot read secret file "${missing}" (ENOENT) (line 2)`)
+    expect(error.message).toBe(
+      `config/agent.toml: nats.password_file: cannot read secret file "${missing}" (ENOENT) (line 2)`,
+    )
   })
 
   it('names an unreadable (not just missing) secret file', () => {
@@ -264,12 +287,23 @@ describe('redactSecrets', () => {
 
   it('covers secret keys in any schema, e.g. a webhook_url', () => {
     const schema = z.strictObject({
-      slack: z.strictObject({ webhook_url: z.string(), webhook_url_file: z.string().optional(), channel: z.string() }),
+      slack: z.strictObject({
+        webhook_url: z.string(),
+        webhook_url_file: z.string().optional(),
+        channel: z.string(),
+      }),
     })
     const hook = write('hook', `https://hooks.slack.com/services/${SECRET}\n`)
-    const config = parseConfigText(`[slack]\nchannel = "#ops"\nwebhook_url_file = "${hook}"\n`, 'alerter.toml', schema, { env: {} })
+    const config = parseConfigText(
+      `[slack]\nchannel = "#ops"\nwebhook_url_file = "${hook}"\n`,
+      'alerter.toml',
+      schema,
+      { env: {} },
+    )
     expect(config.slack.webhook_url).toContain(SECRET)
-    expect(redactSecrets(config)).toEqual({ slack: { webhook_url: '[redacted]', webhook_url_file: hook, channel: '#ops' } })
+    expect(redactSecrets(config)).toEqual({
+      slack: { webhook_url: '[redacted]', webhook_url_file: hook, channel: '#ops' },
+    })
   })
 })
 
@@ -285,12 +319,15 @@ describe('example files in config/', () => {
       const file = join(REPO_CONFIG_DIR, name)
       const config = loadConfigFile(file, schema, { env: {} })
       const defaults = schema.parse({})
-      if (name === 'agent.toml') expect(config).toEqual({ ...defaults, global_labels: { env: 'dev', region: 'us-west', role: 'web' } })
+      if (name === 'agent.toml')
+        expect(config).toEqual({ ...defaults, global_labels: { env: 'dev', region: 'us-west', role: 'web' } })
       // The alerter's example carries one Slack receiver, whose webhook comes from the environment.
       else if (name === 'alerter.toml')
         expect(config).toEqual({
           ...defaults,
-          receivers: alerterConfigSchema.parse({ receivers: [{ name: 'default', slack: { webhook_url: '' } }] }).receivers,
+          receivers: alerterConfigSchema.parse({
+            receivers: [{ name: 'default', slack: { webhook_url: '' } }],
+          }).receivers,
         })
       else expect(config).toEqual(defaults)
     })
@@ -308,7 +345,10 @@ describe('example files in config/', () => {
       uncommented.split('\n').forEach((line, index) => {
         if (!/^[a-z_]+ = /.test(line)) return
         const above = original[index - 1] ?? ''
-        expect(/^# /.test(above) && !/^# [a-z_]+ = /.test(above), `comment above line ${index + 1} of ${name}`).toBe(true)
+        expect(
+          /^# /.test(above) && !/^# [a-z_]+ = /.test(above),
+          `comment above line ${index + 1} of ${name}`,
+        ).toBe(true)
       })
     })
   }
@@ -316,5 +356,8 @@ describe('example files in config/', () => {
 
 function tableKeyPaths(value: unknown, prefix: string[] = []): string[] {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return []
-  return Object.entries(value).flatMap(([key, child]) => [[...prefix, key].join('.'), ...tableKeyPaths(child, [...prefix, key])])
+  return Object.entries(value).flatMap(([key, child]) => [
+    [...prefix, key].join('.'),
+    ...tableKeyPaths(child, [...prefix, key]),
+  ])
 }

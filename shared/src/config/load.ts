@@ -43,7 +43,13 @@ export class InvalidConfigError extends ConfigError {
 
   constructor(issues: readonly ConfigIssue[], options?: { cause?: unknown }) {
     const first = issues[0]
-    super(issues.map(formatIssue).join('\n'), first?.file, first?.keyPath ?? '', first?.expected, first?.found)
+    super(
+      issues.map(formatIssue).join('\n'),
+      first?.file,
+      first?.keyPath ?? '',
+      first?.expected,
+      first?.found,
+    )
     this.issues = issues
     if (options?.cause !== undefined) this.cause = options.cause
   }
@@ -54,14 +60,20 @@ export class InvalidConfigError extends ConfigError {
  * naming the file for a missing or unreadable file, a TOML syntax error (with line and column), an
  * unset variable, a bad secret file or any schema problem.
  */
-export function loadConfigFile<S extends z.ZodType>(file: string, schema: S, options: LoadConfigOptions = {}): z.output<S> {
+export function loadConfigFile<S extends z.ZodType>(
+  file: string,
+  schema: S,
+  options: LoadConfigOptions = {},
+): z.output<S> {
   let text: string
   try {
     text = readFileSync(file, 'utf8')
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     const problem =
-      code === 'ENOENT' ? 'config file not found' : `cannot read config file (${code ?? (error as Error).message})`
+      code === 'ENOENT'
+        ? 'config file not found'
+        : `cannot read config file (${code ?? (error as Error).message})`
     throw new InvalidConfigError([{ file, keyPath: '', problem }], { cause: error })
   }
   return parseConfigText(text, file, schema, options)
@@ -101,18 +113,23 @@ export function parseConfigText<S extends z.ZodType>(
   for (const [keyPath, value] of Object.entries(options.overrides ?? {})) {
     if (value === undefined) continue
     const problem = setPath(data, keyPath.split('.'), value)
-    if (problem !== undefined) throw new InvalidConfigError([{ file, keyPath, problem: `${problem} (from overrides)` }])
+    if (problem !== undefined)
+      throw new InvalidConfigError([{ file, keyPath, problem: `${problem} (from overrides)` }])
     overridden.push(keyPath)
   }
 
-  const secretIssues = resolveSecretFiles(data, schema, options.readSecretFile).map((p) => at(p.path, p.message))
+  const secretIssues = resolveSecretFiles(data, schema, options.readSecretFile).map((p) =>
+    at(p.path, p.message),
+  )
   if (secretIssues.length > 0) throw new InvalidConfigError(sortByLine(secretIssues))
 
   const result = schema.safeParse(data)
   if (result.success) return result.data
 
   const issues = issuesFromZod(result.error, file, data, lines).map((issue) => {
-    const fromOverride = overridden.some((key) => issue.keyPath === key || issue.keyPath.startsWith(`${key}.`))
+    const fromOverride = overridden.some(
+      (key) => issue.keyPath === key || issue.keyPath.startsWith(`${key}.`),
+    )
     if (!fromOverride) return issue
     const { line: _line, ...rest } = issue
     return { ...rest, problem: `${issue.problem} (from overrides)` }

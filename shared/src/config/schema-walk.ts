@@ -23,7 +23,10 @@ function defOf(schema: z.ZodType): WalkableDef {
 }
 
 /** The object shape reached from `schema` by `path`, looking through defaults, optionals and pipes. */
-export function shapeAt(schema: z.ZodType | undefined, path: readonly (string | number)[]): Record<string, z.ZodType> | undefined {
+export function shapeAt(
+  schema: z.ZodType | undefined,
+  path: readonly (string | number)[],
+): Record<string, z.ZodType> | undefined {
   let current = schema
   let index = 0
   for (let guard = 0; current !== undefined && guard < 1000; guard++) {

@@ -6,7 +6,14 @@ import { z } from 'zod'
  * an unknown key is an error, never silently ignored.
  */
 
-const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
+const DURATION_UNITS_MS: Record<string, number> = {
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+}
 const DURATION_PATTERN = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/
 
 /** Parses "10s", "1.5m", "7d" into milliseconds; undefined when the text is not a duration. */
@@ -93,11 +100,17 @@ export const wireLimitsSchema = z
 export const streamSchema = (defaults: { name: string; subjects: string[]; max_age: string }) =>
   z
     .strictObject({
-      name: z.string().regex(/^[A-Za-z0-9_-]+$/).default(defaults.name),
+      name: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]+$/)
+        .default(defaults.name),
       subjects: z.array(z.string().min(1)).min(1).default(defaults.subjects),
       max_age: duration(defaults.max_age),
       max_bytes: z.number().int().default(-1),
-      max_msg_size: z.number().int().default(8 * 1024 * 1024),
+      max_msg_size: z
+        .number()
+        .int()
+        .default(8 * 1024 * 1024),
       replicas: z.number().int().min(1).max(5).default(1),
       duplicate_window: duration('2m'),
       storage: z.enum(['file', 'memory']).default('file'),
@@ -108,12 +121,18 @@ export const storeSchema = z
   .strictObject({
     /** `chdb://<dir>` for the embedded engine, `http(s)://host:8123` for a ClickHouse server. */
     url: z.string().default('chdb://./data/store'),
-    database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('tidewatch'),
+    database: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+      .default('tidewatch'),
     /**
      * A ClickHouse cluster (`remote_servers`) to migrate on: `ON CLUSTER`, Replicated engines and
      * Distributed tables under the same names. Default: none (one server, or the embedded engine).
      */
-    cluster: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
+    cluster: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+      .optional(),
     user: z.string().optional(),
     password: z.string().optional(),
     password_file: z.string().optional(),
@@ -154,13 +173,42 @@ const inputCommon = (enabled: boolean) => ({
 
 /** Filesystems the disk input skips by default: kernel pseudo filesystems and read-only images. */
 const DEFAULT_IGNORE_FS = [
-  'autofs', 'binfmt_misc', 'bpf', 'cgroup', 'cgroup2', 'configfs', 'debugfs', 'devpts', 'devtmpfs',
-  'efivarfs', 'fusectl', 'hugetlbfs', 'iso9660', 'mqueue', 'nsfs', 'proc', 'pstore', 'ramfs',
-  'rpc_pipefs', 'securityfs', 'selinuxfs', 'squashfs', 'sysfs', 'tmpfs', 'tracefs', 'overlay', 'aufs',
-  'fuse.lxcfs', 'fuse.gvfsd-fuse', 'fuse.portal', 'nfsd',
+  'autofs',
+  'binfmt_misc',
+  'bpf',
+  'cgroup',
+  'cgroup2',
+  'configfs',
+  'debugfs',
+  'devpts',
+  'devtmpfs',
+  'efivarfs',
+  'fusectl',
+  'hugetlbfs',
+  'iso9660',
+  'mqueue',
+  'nsfs',
+  'proc',
+  'pstore',
+  'ramfs',
+  'rpc_pipefs',
+  'securityfs',
+  'selinuxfs',
+  'squashfs',
+  'sysfs',
+  'tmpfs',
+  'tracefs',
+  'overlay',
+  'aufs',
+  'fuse.lxcfs',
+  'fuse.gvfsd-fuse',
+  'fuse.portal',
+  'nfsd',
 ]
 
-const labelName = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'expected a label name ([a-zA-Z_][a-zA-Z0-9_]*)')
+const labelName = z
+  .string()
+  .regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'expected a label name ([a-zA-Z_][a-zA-Z0-9_]*)')
 
 /**
  * `[admin]`: the component's own endpoint, /healthz, /readyz and Prometheus /metrics.
@@ -338,7 +386,10 @@ export const aggregatorConfigSchema = z.strictObject({
     .prefault({}),
   consumer: z
     .strictObject({
-      durable_name: z.string().regex(/^[A-Za-z0-9_-]+$/).default('aggregator'),
+      durable_name: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]+$/)
+        .default('aggregator'),
       /** Messages delivered but not yet acked, across the pipeline: the bound on in-flight work. */
       max_ack_pending: positiveInt(2_000),
       ack_wait: duration('60s'),
@@ -359,7 +410,10 @@ export const aggregatorConfigSchema = z.strictObject({
        */
       partitions: z.number().int().min(1).max(1024).default(1),
       /** KV bucket holding partition leases and replica heartbeats. Default "tidewatch_partitions". */
-      lease_bucket: z.string().regex(/^[A-Za-z0-9_-]+$/).default('tidewatch_partitions'),
+      lease_bucket: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]+$/)
+        .default('tidewatch_partitions'),
       /** A replica that has not renewed its leases for this long loses them to the others. Default "10s". */
       lease_ttl: duration('10s'),
     })
@@ -519,7 +573,10 @@ export const alerterConfigSchema = z.strictObject({
     .prefault({}),
   consumer: z
     .strictObject({
-      durable_name: z.string().regex(/^[A-Za-z0-9_-]+$/).default('alerter'),
+      durable_name: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]+$/)
+        .default('alerter'),
       max_ack_pending: positiveInt(1_000),
       ack_wait: duration('30s'),
       /** Delay before an event whose state change failed to store is redelivered. */
@@ -529,7 +586,10 @@ export const alerterConfigSchema = z.strictObject({
   kv: z
     .strictObject({
       /** Prefix of the KV buckets: <prefix>_alerts, _nflog, _silences, _leases. */
-      bucket_prefix: z.string().regex(/^[A-Za-z0-9_-]+$/).default('tidewatch_alerter'),
+      bucket_prefix: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]+$/)
+        .default('tidewatch_alerter'),
       replicas: z.number().int().min(1).max(5).default(1),
       storage: z.enum(['file', 'memory']).default('file'),
     })
@@ -570,7 +630,10 @@ export const alerterConfigSchema = z.strictObject({
    * The store query rules read: the aggregator's read-only HTTP endpoint (embedded mode) or a
    * ClickHouse server. Default "http://127.0.0.1:8123" (never chdb://: the aggregator owns that directory).
    */
-  store: storeSchema.unwrap().extend({ url: z.string().default('http://127.0.0.1:8123') }).prefault({}),
+  store: storeSchema
+    .unwrap()
+    .extend({ url: z.string().default('http://127.0.0.1:8123') })
+    .prefault({}),
 })
 
 export type AlerterConfig = z.output<typeof alerterConfigSchema>

@@ -64,7 +64,11 @@ export interface SecretProblem {
  * path the client opens itself) are left alone. Relative paths are taken from the working directory,
  * as every other path in the config is. Mutates `data`; returns the problems found.
  */
-export function resolveSecretFiles(data: unknown, schema: z.ZodType, readFile: (file: string) => string = readText): SecretProblem[] {
+export function resolveSecretFiles(
+  data: unknown,
+  schema: z.ZodType,
+  readFile: (file: string) => string = readText,
+): SecretProblem[] {
   const problems: SecretProblem[] = []
   walkTables(data, [], (table, path) => {
     for (const [key, fileValue] of Object.entries(table)) {
@@ -99,7 +103,11 @@ function readText(file: string): string {
   return readFileSync(file, 'utf8')
 }
 
-function walkTables(value: unknown, path: (string | number)[], visit: (table: Record<string, unknown>, path: (string | number)[]) => void): void {
+function walkTables(
+  value: unknown,
+  path: (string | number)[],
+  visit: (table: Record<string, unknown>, path: (string | number)[]) => void,
+): void {
   if (Array.isArray(value)) {
     value.forEach((item, index) => walkTables(item, [...path, index], visit))
   } else if (isPlainObject(value)) {

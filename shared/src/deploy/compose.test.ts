@@ -28,7 +28,10 @@ interface Service {
   depends_on?: Record<string, { condition: string }>
 }
 const text = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')
-const compose = parseYaml(text, { merge: true }) as { services: Record<string, Service>; volumes: Record<string, unknown> }
+const compose = parseYaml(text, { merge: true }) as {
+  services: Record<string, Service>
+  volumes: Record<string, unknown>
+}
 const services = compose.services
 const envExample = Object.fromEntries(
   readFileSync(join(ROOT, '.env.example'), 'utf8')
@@ -54,7 +57,16 @@ function binds(service: Service): [string, string][] {
 describe('docker-compose.yml', () => {
   it('has the topology: NATS, ClickHouse, two aggregators, the alerter, an agent, Grafana', () => {
     expect(Object.keys(services)).toEqual(
-      expect.arrayContaining(['nats', 'clickhouse', 'aggregator-1', 'aggregator-2', 'alerter', 'agent', 'grafana', 'store-access']),
+      expect.arrayContaining([
+        'nats',
+        'clickhouse',
+        'aggregator-1',
+        'aggregator-2',
+        'alerter',
+        'agent',
+        'grafana',
+        'store-access',
+      ]),
     )
     expect(Object.keys(compose.volumes)).toEqual(expect.arrayContaining(['nats-data', 'clickhouse-data']))
   })

@@ -60,7 +60,8 @@ describe('systemd units', () => {
       const unit = parseUnit(readFileSync(join(DIR, name), 'utf8'))
       const service = unit.get('Service')
       expect(service, name).toBeDefined()
-      for (const [key, value] of Object.entries(REQUIRED)) expect(service?.get(key)?.at(-1), `${name}: ${key}`).toBe(value)
+      for (const [key, value] of Object.entries(REQUIRED))
+        expect(service?.get(key)?.at(-1), `${name}: ${key}`).toBe(value)
       expect(service?.get('User')?.[0]).toMatch(/^tidewatch/)
       const state = service?.get('StateDirectory')?.[0] ?? ''
       expect(service?.get('ReadWritePaths')).toEqual([`/var/lib/${state}`])
@@ -72,10 +73,17 @@ describe('systemd units', () => {
   }
 
   it.skipIf(!hasVerify)('pass systemd-analyze verify (binaries aside)', () => {
-    const result = spawnSync('systemd-analyze', ['verify', '--man=no', ...UNITS.map((unit) => join(DIR, unit))], { encoding: 'utf8' })
+    const result = spawnSync(
+      'systemd-analyze',
+      ['verify', '--man=no', ...UNITS.map((unit) => join(DIR, unit))],
+      { encoding: 'utf8' },
+    )
     const problems = `${result.stdout}\n${result.stderr}`
       .split('\n')
-      .filter((line) => line.trim() !== '' && !/Command \/usr\/local\/bin\/tidewatch-[a-z]+ is not executable/.test(line))
+      .filter(
+        (line) =>
+          line.trim() !== '' && !/Command \/usr\/local\/bin\/tidewatch-[a-z]+ is not executable/.test(line),
+      )
     expect(problems).toEqual([])
     expect(execFileSync('systemd-analyze', ['--version'], { encoding: 'utf8' })).toContain('systemd')
   })

@@ -1,5 +1,10 @@
 import { readFileSync } from 'node:fs'
-import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node'
+import {
+  connect,
+  credsAuthenticator,
+  type NatsConnection,
+  type NodeConnectionOptions,
+} from '@nats-io/transport-node'
 import type { Logger } from 'pino'
 import type { NatsConfig } from '../config/schema.js'
 import { ConfigError } from '../errors.js'
@@ -71,7 +76,10 @@ async function watchStatus(connection: NatsConnection, log: Logger): Promise<voi
       case 'reconnect':
       case 'ldm':
       case 'error':
-        log.warn({ nats_status: status.type, server: 'server' in status ? status.server : undefined }, 'NATS status changed')
+        log.warn(
+          { nats_status: status.type, server: 'server' in status ? status.server : undefined },
+          'NATS status changed',
+        )
         break
       default:
         log.debug({ nats_status: status.type }, 'NATS status')

@@ -69,7 +69,10 @@ async function refusedMessage(work: Promise<unknown>): Promise<string> {
 
 describe('NATS over TLS', () => {
   it('connects with nats.tls.ca_file and carries messages', async () => {
-    const nats = await connectNats(config(tlsServer, { ca_file: join(certs, 'ca.pem') }), { name: 'tls-test', logger })
+    const nats = await connectNats(config(tlsServer, { ca_file: join(certs, 'ca.pem') }), {
+      name: 'tls-test',
+      logger,
+    })
     try {
       expect(nats.info?.tls_required).toBe(true)
       expect(await roundTrip(nats)).toBe('over tls')
@@ -80,20 +83,36 @@ describe('NATS over TLS', () => {
 
   it('is refused without the CA and with another CA', async () => {
     // No tls keys: the client follows the server into TLS but cannot verify a private CA.
-    expect(await refusedMessage(connectNats(config(tlsServer), { name: 'no-ca', logger }))).not.toBe('connected')
+    expect(await refusedMessage(connectNats(config(tlsServer), { name: 'no-ca', logger }))).not.toBe(
+      'connected',
+    )
     expect(
-      await refusedMessage(connectNats(config(tlsServer, { ca_file: join(otherCa, 'ca.pem') }), { name: 'other-ca', logger })),
+      await refusedMessage(
+        connectNats(config(tlsServer, { ca_file: join(otherCa, 'ca.pem') }), { name: 'other-ca', logger }),
+      ),
     ).not.toBe('connected')
   })
 
   it('requires a client certificate when the server verifies clients', async () => {
     const caOnly = { ca_file: join(certs, 'ca.pem') }
-    expect(await refusedMessage(connectNats(config(mtlsServer, caOnly), { name: 'no-client-cert', logger }))).not.toBe('connected')
+    expect(
+      await refusedMessage(connectNats(config(mtlsServer, caOnly), { name: 'no-client-cert', logger })),
+    ).not.toBe('connected')
     // A certificate from another CA is refused too.
-    const foreign = { ...caOnly, cert_file: join(otherCa, 'client.pem'), key_file: join(otherCa, 'client-key.pem') }
-    expect(await refusedMessage(connectNats(config(mtlsServer, foreign), { name: 'foreign-cert', logger }))).not.toBe('connected')
+    const foreign = {
+      ...caOnly,
+      cert_file: join(otherCa, 'client.pem'),
+      key_file: join(otherCa, 'client-key.pem'),
+    }
+    expect(
+      await refusedMessage(connectNats(config(mtlsServer, foreign), { name: 'foreign-cert', logger })),
+    ).not.toBe('connected')
 
-    const withCert = { ...caOnly, cert_file: join(certs, 'client.pem'), key_file: join(certs, 'client-key.pem') }
+    const withCert = {
+      ...caOnly,
+      cert_file: join(certs, 'client.pem'),
+      key_file: join(certs, 'client-key.pem'),
+    }
     const nats = await connectNats(config(mtlsServer, withCert), { name: 'client-cert', logger })
     try {
       expect(await roundTrip(nats)).toBe('over tls')
@@ -115,6 +134,8 @@ describe('natsTlsOptions', () => {
 
   it('refuses a client certificate without its key', () => {
     expect(() => natsTlsOptions(natsSchema.parse({ tls: { cert_file: '/c.pem' } }))).toThrow(ConfigError)
-    expect(() => natsTlsOptions(natsSchema.parse({ tls: { key_file: '/k.pem' } }))).toThrow(/cert_file and key_file go together/)
+    expect(() => natsTlsOptions(natsSchema.parse({ tls: { key_file: '/k.pem' } }))).toThrow(
+      /cert_file and key_file go together/,
+    )
   })
 })

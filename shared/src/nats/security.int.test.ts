@@ -99,7 +99,10 @@ describe('config/nats/accounts.conf', () => {
     await manager.consumers.add('METRICS', { durable_name: 'aggregator', ack_policy: AckPolicy.Explicit })
 
     // The agent publishes through its own account; JetStream's ack comes back to it.
-    const ack = await jetstream(agent).publish('metrics.in.web-1', 'batch-1', { msgID: 'web-1:1', timeout: 2_000 })
+    const ack = await jetstream(agent).publish('metrics.in.web-1', 'batch-1', {
+      msgID: 'web-1:1',
+      timeout: 2_000,
+    })
     expect(ack.stream).toBe('METRICS')
 
     const consumer = await jetstream(aggregator).consumers.get('METRICS', 'aggregator')
@@ -148,8 +151,13 @@ describe('config/nats/accounts.conf', () => {
     }
     await refused(new Kvm(alerter).open('tidewatch_partitions').then((kv) => kv.get('p.0')))
     // Its own metrics go to METRICS ([admin] self_metrics_interval); dead letters are not its business.
-    expect((await jetstream(alerter).publish('metrics.in.tidewatch-alerter-alerter-1', 'x', { timeout: 2_000 })).stream).toBe('METRICS')
-    expect(await permissionError(alerter, () => alerter.publish('metrics.dlq.web-1', 'x'))).toMatch(/Permissions Violation for Publish/)
+    expect(
+      (await jetstream(alerter).publish('metrics.in.tidewatch-alerter-alerter-1', 'x', { timeout: 2_000 }))
+        .stream,
+    ).toBe('METRICS')
+    expect(await permissionError(alerter, () => alerter.publish('metrics.dlq.web-1', 'x'))).toMatch(
+      /Permissions Violation for Publish/,
+    )
   })
 
   describe('an agent credential', () => {
@@ -158,7 +166,9 @@ describe('config/nats/accounts.conf', () => {
       const ack = await js.publish('metrics.in.3.web-2', 'batch-2', { msgID: 'web-2:1', timeout: 2_000 })
       expect(ack.duplicate).toBe(false)
       // A re-send with the same id is dropped by the stream's duplicate window, and the agent is told.
-      expect((await js.publish('metrics.in.3.web-2', 'batch-2', { msgID: 'web-2:1', timeout: 2_000 })).duplicate).toBe(true)
+      expect(
+        (await js.publish('metrics.in.3.web-2', 'batch-2', { msgID: 'web-2:1', timeout: 2_000 })).duplicate,
+      ).toBe(true)
     })
 
     it('may not subscribe to metrics (nor to anything but its inbox)', async () => {
@@ -169,7 +179,12 @@ describe('config/nats/accounts.conf', () => {
     })
 
     it('may not publish alerts, dead letters or anything outside metrics.in.>', async () => {
-      for (const subject of ['alerts.events.fake', 'metrics.dlq.x', '$KV.tidewatch_partitions.p.0', 'metricsXin']) {
+      for (const subject of [
+        'alerts.events.fake',
+        'metrics.dlq.x',
+        '$KV.tidewatch_partitions.p.0',
+        'metricsXin',
+      ]) {
         const error = await permissionError(agent, () => agent.publish(subject, 'x'))
         expect(error).toMatch(/Permissions Violation for Publish/)
       }
@@ -185,7 +200,9 @@ describe('config/nats/accounts.conf', () => {
       await refused(manager.streams.add({ name: 'EVIL', subjects: ['evil.>'] }))
       await refused(manager.streams.info('METRICS'))
       await refused(manager.streams.delete('METRICS'))
-      await refused(manager.consumers.add('METRICS', { durable_name: 'evil', ack_policy: AckPolicy.Explicit }))
+      await refused(
+        manager.consumers.add('METRICS', { durable_name: 'evil', ack_policy: AckPolicy.Explicit }),
+      )
       // The stream the agent's batches went to is untouched.
       const info = await (await jetstreamManager(aggregator)).streams.info('METRICS')
       // (two agent batches, and the alerter's self-metrics report)

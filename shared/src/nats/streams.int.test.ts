@@ -37,7 +37,9 @@ describe('ensureStreams against a real nats-server', () => {
   })
 
   it('keeps the duplicate window so a re-sent message id is dropped', async () => {
-    const config = streamSchema({ name: 'DUP_T', subjects: ['dup.>'], max_age: '1h' }).parse({ duplicate_window: '1m' })
+    const config = streamSchema({ name: 'DUP_T', subjects: ['dup.>'], max_age: '1h' }).parse({
+      duplicate_window: '1m',
+    })
     const manager = await ensureStreams(connection, [config])
     const js = manager.jetstream()
     const first = await js.publish('dup.a', 'x', { msgID: 'agent:1' })

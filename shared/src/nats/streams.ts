@@ -47,14 +47,21 @@ export async function ensureStream(manager: JetStreamManager, config: StreamConf
   await manager.streams.update(config.name, wanted)
 }
 
-export async function ensureStreams(connection: NatsConnection, configs: StreamConfig[]): Promise<JetStreamManager> {
+export async function ensureStreams(
+  connection: NatsConnection,
+  configs: StreamConfig[],
+): Promise<JetStreamManager> {
   const manager = await jetstreamManager(connection)
   for (const config of configs) await ensureStream(manager, config)
   return manager
 }
 
 /** JetStream API error codes this project reacts to. */
-export const JS_API_CODES = { consumerNotFound: 10014, streamNameInUse: 10058, streamNotFound: 10059 } as const
+export const JS_API_CODES = {
+  consumerNotFound: 10014,
+  streamNameInUse: 10058,
+  streamNotFound: 10059,
+} as const
 
 export function isJetStreamApiError(error: unknown, code: number): boolean {
   return error instanceof JetStreamApiError && error.code === code

@@ -30,7 +30,9 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
         return
       case '/readyz': {
         const ready = options.ready?.() ?? true
-        response.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'not ready\n')
+        response
+          .writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' })
+          .end(ready ? 'ready\n' : 'not ready\n')
         return
       }
       case '/metrics':

@@ -69,7 +69,12 @@ export class MetricsRegistry {
   }
 
   /** A gauge (or counter) read when scraped, from state the component already keeps. */
-  collect(name: string, help: string, kind: MetricKind, read: () => Array<{ labels: Labels; value: number }> | number): void {
+  collect(
+    name: string,
+    help: string,
+    kind: MetricKind,
+    read: () => Array<{ labels: Labels; value: number }> | number,
+  ): void {
     this.family(name, help, kind).collect = read
   }
 
@@ -88,7 +93,10 @@ export class MetricsRegistry {
       for (const { labels, value } of this.samples(family)) {
         const all = { ...this.constantLabels, ...labels }
         const text = Object.keys(all)
-          .map((k) => `${k}="${String(all[k]).replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')}"`)
+          .map(
+            (k) =>
+              `${k}="${String(all[k]).replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')}"`,
+          )
           .join(',')
         out += `${name}${text ? `{${text}}` : ''} ${Number.isFinite(value) ? value : value > 0 ? '+Inf' : value < 0 ? '-Inf' : 'NaN'}\n`
       }
@@ -102,7 +110,12 @@ export class MetricsRegistry {
     for (const family of this.families.values()) {
       for (const { labels, value } of this.samples(family)) {
         if (!Number.isFinite(value)) continue
-        series.push({ name: family.name, labels: { ...this.constantLabels, ...extraLabels, ...labels }, timestamps: [nowMs], values: [value] })
+        series.push({
+          name: family.name,
+          labels: { ...this.constantLabels, ...extraLabels, ...labels },
+          timestamps: [nowMs],
+          values: [value],
+        })
       }
     }
     return series

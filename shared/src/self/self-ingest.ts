@@ -94,11 +94,17 @@ export function startSelfIngest(options: SelfIngestOptions): SelfIngest {
     seq++
     try {
       const data = encodeBatch({ agentId: options.agentId, seq, createdMs: now, series })
-      await js.publish(subject, data, { msgID: batchId(options.agentId, seq), timeout: options.publishTimeoutMs ?? 5_000 })
+      await js.publish(subject, data, {
+        msgID: batchId(options.agentId, seq),
+        timeout: options.publishTimeoutMs ?? 5_000,
+      })
       stats.published++
     } catch (error) {
       stats.failures++
-      log.warn({ err: error, failures: stats.failures }, 'cannot write own metrics into tidewatch; next report in one interval')
+      log.warn(
+        { err: error, failures: stats.failures },
+        'cannot write own metrics into tidewatch; next report in one interval',
+      )
     }
   }
   const tick = (): Promise<void> => {
@@ -112,7 +118,10 @@ export function startSelfIngest(options: SelfIngestOptions): SelfIngest {
     if (!stopped) void tick()
   }, options.intervalMs)
   timer.unref()
-  log.info({ agent_id: options.agentId, interval_ms: options.intervalMs }, 'writing own metrics into tidewatch')
+  log.info(
+    { agent_id: options.agentId, interval_ms: options.intervalMs },
+    'writing own metrics into tidewatch',
+  )
   return {
     stats,
     publishNow: tick,

@@ -57,7 +57,12 @@ describe('admin server', () => {
     const registry = new MetricsRegistry()
     registry.counter('t_total', 'test').inc(2)
     let ready = false
-    const server = await startAdminServer({ listen: '127.0.0.1:0', registry, ready: () => ready, logger: pino({ level: 'silent' }) })
+    const server = await startAdminServer({
+      listen: '127.0.0.1:0',
+      registry,
+      ready: () => ready,
+      logger: pino({ level: 'silent' }),
+    })
     try {
       expect((await fetch(`${server.url}/healthz`)).status).toBe(200)
       expect((await fetch(`${server.url}/readyz`)).status).toBe(503)

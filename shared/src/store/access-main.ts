@@ -24,15 +24,30 @@ async function main(): Promise<void> {
   const options: AccessOptions = {
     database: env.TIDEWATCH_DATABASE ?? 'tidewatch',
     ...(env.TIDEWATCH_CLUSTER ? { cluster: env.TIDEWATCH_CLUSTER } : {}),
-    writer: { ...(env.TIDEWATCH_WRITER_USER ? { name: env.TIDEWATCH_WRITER_USER } : {}), password: required('TIDEWATCH_WRITER_PASSWORD') },
-    reader: { ...(env.TIDEWATCH_READER_USER ? { name: env.TIDEWATCH_READER_USER } : {}), password: required('TIDEWATCH_READER_PASSWORD') },
+    writer: {
+      ...(env.TIDEWATCH_WRITER_USER ? { name: env.TIDEWATCH_WRITER_USER } : {}),
+      password: required('TIDEWATCH_WRITER_PASSWORD'),
+    },
+    reader: {
+      ...(env.TIDEWATCH_READER_USER ? { name: env.TIDEWATCH_READER_USER } : {}),
+      password: required('TIDEWATCH_READER_PASSWORD'),
+    },
   }
   if (process.argv.includes('--print')) {
-    process.stdout.write(accessDdl(options).map((sql) => `${sql};\n`).join(''))
+    process.stdout.write(
+      accessDdl(options)
+        .map((sql) => `${sql};\n`)
+        .join(''),
+    )
     return
   }
   const admin = createStore(
-    storeSchema.parse({ url: required('CLICKHOUSE_URL'), user: required('CLICKHOUSE_ADMIN_USER'), password: required('CLICKHOUSE_ADMIN_PASSWORD'), database: options.database }),
+    storeSchema.parse({
+      url: required('CLICKHOUSE_URL'),
+      user: required('CLICKHOUSE_ADMIN_USER'),
+      password: required('CLICKHOUSE_ADMIN_PASSWORD'),
+      database: options.database,
+    }),
   )
   try {
     await migrateAccess(admin, options)

@@ -63,14 +63,26 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/
 
 function identifier(name: string, key: string): string {
   if (!IDENTIFIER.test(name)) {
-    throw new ConfigError(`${key}: expected an identifier ([A-Za-z_][A-Za-z0-9_]*), found "${name}"`, undefined, key, '[A-Za-z_][A-Za-z0-9_]*', name)
+    throw new ConfigError(
+      `${key}: expected an identifier ([A-Za-z_][A-Za-z0-9_]*), found "${name}"`,
+      undefined,
+      key,
+      '[A-Za-z_][A-Za-z0-9_]*',
+      name,
+    )
   }
   return name
 }
 
 function positive(value: number, key: string): number {
   if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new ConfigError(`${key}: expected a positive integer, found ${value}`, undefined, key, 'a positive integer', String(value))
+    throw new ConfigError(
+      `${key}: expected a positive integer, found ${value}`,
+      undefined,
+      key,
+      'a positive integer',
+      String(value),
+    )
   }
   return value
 }
@@ -88,15 +100,30 @@ export function sha256Hex(password: string): string {
 export function accessDdl(options: AccessOptions): string[] {
   assertDatabaseName(options.database)
   const db = options.database
-  const on = options.cluster !== undefined ? ` ON CLUSTER ${identifier(options.cluster, 'store.cluster')}` : ''
+  const on =
+    options.cluster !== undefined ? ` ON CLUSTER ${identifier(options.cluster, 'store.cluster')}` : ''
   const writer = identifier(options.writer.name ?? 'tidewatch_writer', 'writer user')
   const reader = identifier(options.reader.name ?? 'tidewatch_reader', 'reader user')
-  if (writer === reader) throw new ConfigError('the writer and reader users must differ', undefined, 'reader user', 'another name', reader)
+  if (writer === reader)
+    throw new ConfigError(
+      'the writer and reader users must differ',
+      undefined,
+      'reader user',
+      'another name',
+      reader,
+    )
   for (const [user, key] of [
     [options.writer, 'writer password'],
     [options.reader, 'reader password'],
   ] as const) {
-    if (user.password.length < 12) throw new ConfigError(`${key}: expected at least 12 characters`, undefined, key, '>= 12 characters', `${user.password.length} characters`)
+    if (user.password.length < 12)
+      throw new ConfigError(
+        `${key}: expected at least 12 characters`,
+        undefined,
+        key,
+        '>= 12 characters',
+        `${user.password.length} characters`,
+      )
   }
   const limits = { ...DEFAULT_READER_LIMITS, ...options.readerLimits }
   const maxTime = positive(limits.maxExecutionTimeSecs, 'maxExecutionTimeSecs')
@@ -138,8 +165,13 @@ export async function migrateAccess(admin: Store, options: AccessOptions): Promi
   try {
     for (const query of statements) await admin.client.command({ query })
   } catch (error) {
-    throw new StoreError(`access migration of ${options.database} failed: ${(error as Error).message}`, 'STORE_ACCESS_MIGRATION_FAILED', false, {
-      cause: error,
-    })
+    throw new StoreError(
+      `access migration of ${options.database} failed: ${(error as Error).message}`,
+      'STORE_ACCESS_MIGRATION_FAILED',
+      false,
+      {
+        cause: error,
+      },
+    )
   }
 }

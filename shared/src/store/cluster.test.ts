@@ -65,7 +65,8 @@ describe('schemaDdl with a cluster', () => {
 
   it('generates exactly this SQL for samples_raw', () => {
     const byName = new Map(cluster.map((t) => [t.name, t]))
-    expect(byName.get('samples_raw_local')?.create).toBe(`CREATE TABLE IF NOT EXISTS tidewatch.samples_raw_local ON CLUSTER tidewatch
+    expect(byName.get('samples_raw_local')?.create)
+      .toBe(`CREATE TABLE IF NOT EXISTS tidewatch.samples_raw_local ON CLUSTER tidewatch
 (
     metric LowCardinality(String),
     series_id UInt64 CODEC(ZSTD(1)),
@@ -78,17 +79,24 @@ ORDER BY (metric, series_id, ts)
 TTL toDateTime(ts) + toIntervalSecond(604800)
 SETTINGS ttl_only_drop_parts = 1, replicated_deduplication_window = 10000`)
     expect(byName.get('samples_raw_local')?.ttl).toBe('toDateTime(ts) + toIntervalSecond(604800)')
-    expect(byName.get('samples_raw')?.create).toBe(`CREATE TABLE IF NOT EXISTS tidewatch.samples_raw ON CLUSTER tidewatch AS tidewatch.samples_raw_local
+    expect(byName.get('samples_raw')?.create)
+      .toBe(`CREATE TABLE IF NOT EXISTS tidewatch.samples_raw ON CLUSTER tidewatch AS tidewatch.samples_raw_local
 ENGINE = Distributed(tidewatch, tidewatch, samples_raw_local, series_id)`)
     expect(byName.get('samples_raw')?.ttl).toBeUndefined()
-    expect(byName.get('series_local')?.create).toContain("ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/tidewatch/series_local', '{replica}')")
-    expect(byName.get('ingest_batches')?.create).toContain('Distributed(tidewatch, tidewatch, ingest_batches_local, cityHash64(consumer))')
+    expect(byName.get('series_local')?.create).toContain(
+      "ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/tidewatch/series_local', '{replica}')",
+    )
+    expect(byName.get('ingest_batches')?.create).toContain(
+      'Distributed(tidewatch, tidewatch, ingest_batches_local, cityHash64(consumer))',
+    )
   })
 
   it('runs the materialized views shard-locally and the range view over the Distributed tables', () => {
     const byName = new Map(cluster.map((t) => [t.name, t.create]))
     const mv1m = byName.get('samples_1m_mv') ?? ''
-    expect(mv1m).toMatch(/^CREATE MATERIALIZED VIEW IF NOT EXISTS tidewatch\.samples_1m_mv ON CLUSTER tidewatch TO tidewatch\.samples_1m_local\n/)
+    expect(mv1m).toMatch(
+      /^CREATE MATERIALIZED VIEW IF NOT EXISTS tidewatch\.samples_1m_mv ON CLUSTER tidewatch TO tidewatch\.samples_1m_local\n/,
+    )
     expect(mv1m).toContain('FROM tidewatch.samples_raw_local AS r')
     expect(byName.get('samples_1h_mv')).toContain('FROM tidewatch.samples_1m_local AS m')
     const range = byName.get('samples_range') ?? ''
@@ -121,7 +129,13 @@ ENGINE = Distributed(tidewatch, tidewatch, samples_raw_local, series_id)`)
           json: async () =>
             query.includes('merge_tree_settings')
               ? [{ n: 1 }]
-              : [{ name: 'samples_raw_local', engine_full: "ReplicatedMergeTree('/x', '{replica}') TTL toDateTime(ts) + toIntervalSecond(1) SETTINGS a = 1" }],
+              : [
+                  {
+                    name: 'samples_raw_local',
+                    engine_full:
+                      "ReplicatedMergeTree('/x', '{replica}') TTL toDateTime(ts) + toIntervalSecond(1) SETTINGS a = 1",
+                  },
+                ],
         }),
       },
     } as unknown as Store
@@ -129,7 +143,9 @@ ENGINE = Distributed(tidewatch, tidewatch, samples_raw_local, series_id)`)
     expect(commands[0]).toBe('CREATE DATABASE IF NOT EXISTS tidewatch ON CLUSTER tidewatch')
     expect(commands.slice(1, 1 + cluster.length)).toEqual(cluster.map((t) => t.create))
     expect(result.ttlChanged).toContain('samples_raw_local')
-    expect(commands).toContain('ALTER TABLE tidewatch.samples_raw_local ON CLUSTER tidewatch MODIFY TTL toDateTime(ts) + toIntervalSecond(604800)')
+    expect(commands).toContain(
+      'ALTER TABLE tidewatch.samples_raw_local ON CLUSTER tidewatch MODIFY TTL toDateTime(ts) + toIntervalSecond(604800)',
+    )
   })
 })
 
@@ -161,18 +177,35 @@ describe('accessDdl', () => {
   })
 
   it('in a cluster: ON CLUSTER everywhere, the _local tables granted too, foreground distributed inserts', () => {
-    const statements = accessDdl({ ...EXAMPLE_ACCESS, cluster: 'tidewatch', readerLimits: { maxRowsToRead: 5 } })
+    const statements = accessDdl({
+      ...EXAMPLE_ACCESS,
+      cluster: 'tidewatch',
+      readerLimits: { maxRowsToRead: 5 },
+    })
     expect(statements.every((sql) => sql.includes(' ON CLUSTER tidewatch'))).toBe(true)
-    expect(statements).toContain('GRANT ON CLUSTER tidewatch INSERT ON tidewatch.samples_raw_local TO tidewatch_writer')
+    expect(statements).toContain(
+      'GRANT ON CLUSTER tidewatch INSERT ON tidewatch.samples_raw_local TO tidewatch_writer',
+    )
     expect(statements).toContain('GRANT ON CLUSTER tidewatch CLUSTER ON *.* TO tidewatch_schema')
-    expect(statements).toContain('CREATE SETTINGS PROFILE OR REPLACE tidewatch_writer ON CLUSTER tidewatch SETTINGS distributed_foreground_insert = 1')
-    expect(statements.find((sql) => sql.includes('PROFILE OR REPLACE tidewatch_reader'))).toContain('max_rows_to_read = 5')
+    expect(statements).toContain(
+      'CREATE SETTINGS PROFILE OR REPLACE tidewatch_writer ON CLUSTER tidewatch SETTINGS distributed_foreground_insert = 1',
+    )
+    expect(statements.find((sql) => sql.includes('PROFILE OR REPLACE tidewatch_reader'))).toContain(
+      'max_rows_to_read = 5',
+    )
   })
 
   it('refuses short passwords, odd names and equal users', () => {
     expect(() => accessDdl({ ...EXAMPLE_ACCESS, writer: { password: 'short' } })).toThrow(/at least 12/)
-    expect(() => accessDdl({ ...EXAMPLE_ACCESS, reader: { name: 'a b', password: 'example-reader-password' } })).toThrow(ConfigError)
-    expect(() => accessDdl({ ...EXAMPLE_ACCESS, reader: { name: 'tidewatch_writer', password: 'example-reader-password' } })).toThrow(/must differ/)
+    expect(() =>
+      accessDdl({ ...EXAMPLE_ACCESS, reader: { name: 'a b', password: 'example-reader-password' } }),
+    ).toThrow(ConfigError)
+    expect(() =>
+      accessDdl({
+        ...EXAMPLE_ACCESS,
+        reader: { name: 'tidewatch_writer', password: 'example-reader-password' },
+      }),
+    ).toThrow(/must differ/)
   })
 
   it('is accepted by ClickHouse’s parser, single server and cluster', () => {

@@ -86,7 +86,9 @@ beforeAll(async () => {
     await insertTsv(
       'samples_raw',
       all.flatMap((s) =>
-        s.samples.filter((_, i) => i % 2 === half).map((x) => `${s.metric}\t${s.id}\t${secs(x.ts)}\t${x.value}\n`),
+        s.samples
+          .filter((_, i) => i % 2 === half)
+          .map((x) => `${s.metric}\t${s.id}\t${secs(x.ts)}\t${x.value}\n`),
       ),
     )
   }

@@ -256,7 +256,12 @@ export const LOCAL_SUFFIX = '_local'
  * Writers must insert with `distributed_foreground_insert = 1` (the writer's settings profile sets
  * it: see accessDdl) so an insert is on the shards, deduplication token included, when it returns.
  */
-export function clusterSchemaDdl(database: string, retention: RetentionConfig, features: EngineFeatures, cluster: string): TableDdl[] {
+export function clusterSchemaDdl(
+  database: string,
+  retention: RetentionConfig,
+  features: EngineFeatures,
+  cluster: string,
+): TableDdl[] {
   assertIdentifier(cluster, 'store.cluster')
   const db = database
   const single = schemaDdl(database, retention, features)
@@ -264,7 +269,10 @@ export function clusterSchemaDdl(database: string, retention: RetentionConfig, f
   const local = (name: string) => `${db}.${name}${LOCAL_SUFFIX}`
   const out: TableDdl[] = []
   for (const table of single) {
-    const head = /^(CREATE (?:TABLE IF NOT EXISTS|MATERIALIZED VIEW IF NOT EXISTS|OR REPLACE VIEW)) (\S+)/.exec(table.create)
+    const head =
+      /^(CREATE (?:TABLE IF NOT EXISTS|MATERIALIZED VIEW IF NOT EXISTS|OR REPLACE VIEW)) (\S+)/.exec(
+        table.create,
+      )
     if (head === null) throw new Error(`unexpected DDL for ${table.name}`)
     const [, verb, qualified] = head
     const rest = table.create.slice(head[0].length)
@@ -273,9 +281,16 @@ export function clusterSchemaDdl(database: string, retention: RetentionConfig, f
       const replicated = REPLICATED_ENGINES[engine]
       if (replicated === undefined) throw new Error(`no Replicated engine for ${engine} (${table.name})`)
       const body = rest
-        .replace(`\nENGINE = ${engine}\n`, `\nENGINE = ${replicated}('/clickhouse/tables/{shard}/${db}/${table.name}${LOCAL_SUFFIX}', '{replica}')\n`)
+        .replace(
+          `\nENGINE = ${engine}\n`,
+          `\nENGINE = ${replicated}('/clickhouse/tables/{shard}/${db}/${table.name}${LOCAL_SUFFIX}', '{replica}')\n`,
+        )
         .replace('non_replicated_deduplication_window', 'replicated_deduplication_window')
-      out.push({ ...table, name: `${table.name}${LOCAL_SUFFIX}`, create: `${verb} ${local(table.name)}${onCluster}${body}` })
+      out.push({
+        ...table,
+        name: `${table.name}${LOCAL_SUFFIX}`,
+        create: `${verb} ${local(table.name)}${onCluster}${body}`,
+      })
       out.push({
         name: table.name,
         create: `${verb} ${qualified}${onCluster} AS ${local(table.name)}
@@ -283,7 +298,10 @@ ENGINE = Distributed(${cluster}, ${db}, ${table.name}${LOCAL_SUFFIX}, ${SHARDING
       })
     } else if (verb === 'CREATE MATERIALIZED VIEW IF NOT EXISTS') {
       // On each shard: from the local source to the local target.
-      const body = rest.replace(/(TO|FROM) (\w+)\.(\w+)/g, (_, word: string, _db: string, name: string) => `${word} ${local(name)}`)
+      const body = rest.replace(
+        /(TO|FROM) (\w+)\.(\w+)/g,
+        (_, word: string, _db: string, name: string) => `${word} ${local(name)}`,
+      )
       out.push({ ...table, create: `${verb} ${qualified}${onCluster}${body}` })
     } else {
       out.push({ ...table, create: `${verb} ${qualified}${onCluster}${rest}` })
@@ -294,7 +312,13 @@ ENGINE = Distributed(${cluster}, ${db}, ${table.name}${LOCAL_SUFFIX}, ${SHARDING
 
 function assertIdentifier(name: string, key: string): void {
   if (!IDENTIFIER.test(name)) {
-    throw new ConfigError(`${key}: expected an identifier ([A-Za-z_][A-Za-z0-9_]*), found "${name}"`, undefined, key, '[A-Za-z_][A-Za-z0-9_]*', name)
+    throw new ConfigError(
+      `${key}: expected an identifier ([A-Za-z_][A-Za-z0-9_]*), found "${name}"`,
+      undefined,
+      key,
+      '[A-Za-z_][A-Za-z0-9_]*',
+      name,
+    )
   }
 }
 
@@ -355,7 +379,9 @@ export async function migrate(store: Store, options: MigrateOptions): Promise<Mi
       if (table.ttl === undefined) continue
       const current = ttlOfEngine(engines.get(table.name) ?? '')
       if (current === table.ttl) continue
-      await store.client.command({ query: `ALTER TABLE ${db}.${table.name}${onCluster} MODIFY TTL ${table.ttl}` })
+      await store.client.command({
+        query: `ALTER TABLE ${db}.${table.name}${onCluster} MODIFY TTL ${table.ttl}`,
+      })
       ttlChanged.push(table.name)
       log?.info(
         { table: table.name, from: current, to: table.ttl },

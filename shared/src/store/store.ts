@@ -105,7 +105,8 @@ function resolvePassword(config: StoreConfig): string | undefined {
  * the agent imports this package too and never opens one.
  */
 function loadClient(): typeof CreateClient {
-  return (createRequire(import.meta.url)('@clickhouse/client') as { createClient: typeof CreateClient }).createClient
+  return (createRequire(import.meta.url)('@clickhouse/client') as { createClient: typeof CreateClient })
+    .createClient
 }
 
 function loadChdbConnection(): typeof CreateChdbConnection {

@@ -546,8 +546,18 @@ describe('DecodeCache', () => {
       seq,
       createdMs: now,
       series: [
-        { name: 'cpu.usage_percent', labels: { host: 'web-1', cpu: 'total' }, timestamps: [now - 1000], values: [value] },
-        { name: 'mem.used_bytes', labels: { host: 'web-1' }, timestamps: [now - 1000, now], values: [value * 2, value * 3] },
+        {
+          name: 'cpu.usage_percent',
+          labels: { host: 'web-1', cpu: 'total' },
+          timestamps: [now - 1000],
+          values: [value],
+        },
+        {
+          name: 'mem.used_bytes',
+          labels: { host: 'web-1' },
+          timestamps: [now - 1000, now],
+          values: [value * 2, value * 3],
+        },
       ],
     })
 
@@ -569,7 +579,14 @@ describe('DecodeCache', () => {
       agentId: 'web-1',
       seq: 3,
       createdMs: now,
-      series: [{ name: 'cpu.usage_percent', labels: { host: 'web-2', cpu: 'total' }, timestamps: [now], values: [1] }],
+      series: [
+        {
+          name: 'cpu.usage_percent',
+          labels: { host: 'web-2', cpu: 'total' },
+          timestamps: [now],
+          values: [1],
+        },
+      ],
     })
     const third = decodeBatch(other, limits, now, key)
     expect(third.series).not.toBe(first.series)

@@ -98,10 +98,15 @@ describe('cpu input on this machine', () => {
         expect(Math.abs(s.ts - Date.now())).toBeLessThan(5_000)
       }
       const v = Object.fromEntries(group.map((s) => [s.name, s.value]))
-      expect(v['cpu.user_percent']! + v['cpu.system_percent']!).toBeLessThanOrEqual(v['cpu.usage_percent']! + 1e-9)
+      expect(v['cpu.user_percent']! + v['cpu.system_percent']!).toBeLessThanOrEqual(
+        v['cpu.usage_percent']! + 1e-9,
+      )
       if (source.kind === 'proc_stat') {
         // idle + iowait + usage is the whole window
-        expect(v['cpu.usage_percent']! + v['cpu.idle_percent']! + v['cpu.iowait_percent']!).toBeCloseTo(100, 6)
+        expect(v['cpu.usage_percent']! + v['cpu.idle_percent']! + v['cpu.iowait_percent']!).toBeCloseTo(
+          100,
+          6,
+        )
       }
     }
 
@@ -112,7 +117,9 @@ describe('cpu input on this machine', () => {
   })
 
   it('sends only cpu="total" with per_cpu = false', async () => {
-    const input = new CpuInput({ enabled: true, timeout: 5000, per_cpu: false }, deps, { source: procStatSource() })
+    const input = new CpuInput({ enabled: true, timeout: 5000, per_cpu: false }, deps, {
+      source: procStatSource(),
+    })
     await input.init()
     const { acc, samples } = collect()
     await input.gather(acc)

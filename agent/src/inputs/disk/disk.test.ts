@@ -8,7 +8,9 @@ const defaults = agentConfigSchema.parse({}).inputs.disk
 
 describe('disk input: parsing', () => {
   it('parses mounts, unescaping octal and keeping the last mount of a mount point', () => {
-    const mounts = parseMounts('/dev/sda1 / ext4 rw 0 0\n/dev/sdb1 /mnt/my\\040disk xfs rw 0 0\n/dev/sdc1 / xfs rw 0 0\n')
+    const mounts = parseMounts(
+      '/dev/sda1 / ext4 rw 0 0\n/dev/sdb1 /mnt/my\\040disk xfs rw 0 0\n/dev/sdc1 / xfs rw 0 0\n',
+    )
     expect(mounts).toEqual([
       { device: '/dev/sdb1', mountpoint: '/mnt/my disk', fstype: 'xfs' },
       { device: '/dev/sdc1', mountpoint: '/', fstype: 'xfs' },
@@ -16,8 +18,17 @@ describe('disk input: parsing', () => {
   })
 
   it('parses /proc/diskstats; sectors are 512 bytes', () => {
-    const [vda] = parseDiskstats(' 254       0 vda 89307 23810 5201138 57862 13771 36872 4656792 15652 0 8804 74592 9560 12 895568 1033 1148 44\n')
-    expect(vda).toEqual({ device: 'vda', reads: 89307, readSectors: 5201138, writes: 13771, writeSectors: 4656792, ioTimeMs: 8804 })
+    const [vda] = parseDiskstats(
+      ' 254       0 vda 89307 23810 5201138 57862 13771 36872 4656792 15652 0 8804 74592 9560 12 895568 1033 1148 44\n',
+    )
+    expect(vda).toEqual({
+      device: 'vda',
+      reads: 89307,
+      readSectors: 5201138,
+      writes: 13771,
+      writeSectors: 4656792,
+      ioTimeMs: 8804,
+    })
   })
 
   it('computes df figures', () => {
@@ -78,7 +89,9 @@ describe('disk input on this machine', () => {
       expect(io[0]!.value).toBeGreaterThanOrEqual(d.readSectors * 512)
       expect(io[2]!.value).toBeGreaterThanOrEqual(d.reads)
     }
-    expect(samples.some((s) => s.labels.device?.startsWith('loop') && s.name.startsWith('diskio.'))).toBe(false)
+    expect(samples.some((s) => s.labels.device?.startsWith('loop') && s.name.startsWith('diskio.'))).toBe(
+      false,
+    )
   })
 
   it('reports only the configured mount points and devices', async () => {

@@ -129,7 +129,12 @@ export class DiskInput implements Input {
     deps: InputDeps,
     options: DiskInputOptions = {},
   ) {
-    this.paths = { mounts: '/proc/self/mounts', diskstats: '/proc/diskstats', sysBlock: '/sys/block', ...options.paths }
+    this.paths = {
+      mounts: '/proc/self/mounts',
+      diskstats: '/proc/diskstats',
+      sysBlock: '/sys/block',
+      ...options.paths,
+    }
     this.statfs = options.statfs ?? ((path) => statfs(path))
     this.clock = deps.clock
     this.log = deps.logger.child({ input: 'disk' })
@@ -166,7 +171,10 @@ export class DiskInput implements Input {
 
   private async gatherMount(mount: Mount, accumulator: Accumulator, timestampMs: number): Promise<void> {
     if (this.pending.has(mount.mountpoint)) {
-      this.log.warn({ mountpoint: mount.mountpoint }, 'statfs of this mount still pending from an earlier round; skipped')
+      this.log.warn(
+        { mountpoint: mount.mountpoint },
+        'statfs of this mount still pending from an earlier round; skipped',
+      )
       return
     }
     this.pending.add(mount.mountpoint)
@@ -201,8 +209,18 @@ export class DiskInput implements Input {
       for (const s of parseDiskstats(text)) {
         if (!devices.has(s.device)) continue
         const labels = { device: s.device }
-        accumulator.add('diskio.read_bytes_total', labels, s.readSectors * DISKSTATS_SECTOR_BYTES, timestampMs)
-        accumulator.add('diskio.write_bytes_total', labels, s.writeSectors * DISKSTATS_SECTOR_BYTES, timestampMs)
+        accumulator.add(
+          'diskio.read_bytes_total',
+          labels,
+          s.readSectors * DISKSTATS_SECTOR_BYTES,
+          timestampMs,
+        )
+        accumulator.add(
+          'diskio.write_bytes_total',
+          labels,
+          s.writeSectors * DISKSTATS_SECTOR_BYTES,
+          timestampMs,
+        )
         accumulator.add('diskio.reads_total', labels, s.reads, timestampMs)
         accumulator.add('diskio.writes_total', labels, s.writes, timestampMs)
         accumulator.add('diskio.io_time_seconds_total', labels, s.ioTimeMs / 1000, timestampMs)

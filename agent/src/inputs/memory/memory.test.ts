@@ -41,8 +41,11 @@ describe('memory input', () => {
     expect(v['mem.available_bytes']).toBeGreaterThan(0)
     expect(v['mem.used_bytes']).toBeGreaterThan(0)
     const meminfo = readFileSync('/proc/meminfo', 'utf8')
-    const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(meminfo)?.[1]) * 1024
-    expect(Math.abs(v['mem.available_bytes']! - kb('MemAvailable'))).toBeLessThan(v['mem.total_bytes']! * 0.05)
+    const kb = (field: string): number =>
+      Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(meminfo)?.[1]) * 1024
+    expect(Math.abs(v['mem.available_bytes']! - kb('MemAvailable'))).toBeLessThan(
+      v['mem.total_bytes']! * 0.05,
+    )
     expect(Math.abs(v['mem.cached_bytes']! - kb('Cached'))).toBeLessThan(v['mem.total_bytes']! * 0.05)
     expect(v['mem.swap_total_bytes']).toBe(kb('SwapTotal'))
     expect(v['mem.swap_used_bytes']).toBeGreaterThanOrEqual(0)

@@ -69,7 +69,9 @@ describe('nats_jetstream input against a real nats-server', () => {
     expect(value('jetstream.consumer_num_pending', { stream: 'ORDERS', consumer: 'worker' })).toBe(6)
     expect(value('jetstream.consumer_num_ack_pending', { stream: 'ORDERS', consumer: 'worker' })).toBe(4)
     expect(value('jetstream.consumer_num_redelivered', { stream: 'ORDERS', consumer: 'worker' })).toBe(4)
-    expect(value('jetstream.consumer_num_waiting', { stream: 'ORDERS', consumer: 'worker' })).toBeGreaterThanOrEqual(0)
+    expect(
+      value('jetstream.consumer_num_waiting', { stream: 'ORDERS', consumer: 'worker' }),
+    ).toBeGreaterThanOrEqual(0)
   })
 
   it('reports only the configured streams, and no consumers when asked not to', async () => {
@@ -84,9 +86,9 @@ describe('nats_jetstream input against a real nats-server', () => {
   })
 
   it('fails the round for a stream that does not exist, and when the server is down', async () => {
-    await expect(new NatsJetstreamInput(config([server.url], ['NOPE']), testDeps).gather(recorder().acc)).rejects.toThrow(
-      /stream not found/,
-    )
+    await expect(
+      new NatsJetstreamInput(config([server.url], ['NOPE']), testDeps).gather(recorder().acc),
+    ).rejects.toThrow(/stream not found/)
     const down = new NatsJetstreamInput({ ...config(['nats://127.0.0.1:1']), timeout: 1_000 }, testDeps)
     await expect(down.gather(recorder().acc)).rejects.toThrow()
   })

@@ -71,7 +71,8 @@ export class NetInput implements Input {
   }
 
   async init(): Promise<void> {
-    if (process.platform !== 'linux') throw new Error('the net input reads /proc/net/dev and runs on Linux only')
+    if (process.platform !== 'linux')
+      throw new Error('the net input reads /proc/net/dev and runs on Linux only')
   }
 
   async gather(accumulator: Accumulator): Promise<void> {

@@ -141,10 +141,16 @@ export class PrometheusInput implements Input {
     let timestampMs = scrapeMs
     if (sample.timestampMs !== undefined) {
       const offset = sample.timestampMs - scrapeMs
-      if (offset >= -MAX_TIMESTAMP_PAST_MS && offset <= MAX_TIMESTAMP_FUTURE_MS) timestampMs = sample.timestampMs
+      if (offset >= -MAX_TIMESTAMP_PAST_MS && offset <= MAX_TIMESTAMP_FUTURE_MS)
+        timestampMs = sample.timestampMs
       else this.stats.timestampsReplaced++
     }
-    accumulator.add(sample.name, scrapeLabels(sample.labels, base.job, base.instance), sample.value, timestampMs)
+    accumulator.add(
+      sample.name,
+      scrapeLabels(sample.labels, base.job, base.instance),
+      sample.value,
+      timestampMs,
+    )
   }
 
   /** The wire refuses a whole batch for one bad series, so series it would refuse are dropped here. */

@@ -92,14 +92,16 @@ function parseComment(
   const match = /^#\s+(HELP|TYPE)\s+(\S+)(?:\s+(.*))?$/.exec(line)
   if (!match) return // any other comment, and OpenMetrics' "# EOF"
   const [, keyword, name, rest = ''] = match as unknown as [string, string, string, string | undefined]
-  if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) throw new PromParseError(`invalid metric name "${name}"`, lineNo)
+  if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name))
+    throw new PromParseError(`invalid metric name "${name}"`, lineNo)
   const family = families.get(name) ?? { type: 'untyped' as PromType }
   if (keyword === 'HELP') {
     if (family.help !== undefined) throw new PromParseError(`second HELP line for "${name}"`, lineNo)
     family.help = unescapeHelp(rest)
   } else {
     const type = rest.trim().toLowerCase() as PromType
-    if (!TYPES.has(type)) throw new PromParseError(`unknown metric type "${rest.trim()}" for "${name}"`, lineNo)
+    if (!TYPES.has(type))
+      throw new PromParseError(`unknown metric type "${rest.trim()}" for "${name}"`, lineNo)
     if (typed.has(name)) throw new PromParseError(`second TYPE line for "${name}"`, lineNo)
     typed.add(name)
     family.type = type
@@ -150,7 +152,8 @@ function parseSample(line: string, families: Map<string, PromFamily>, lineNo: nu
       if (line[pos] !== '=') throw new PromParseError(`expected "=" after label "${labelName}"`, lineNo)
       pos++
       skipSpace()
-      if (line[pos] !== '"') throw new PromParseError(`expected a quoted value for label "${labelName}"`, lineNo)
+      if (line[pos] !== '"')
+        throw new PromParseError(`expected a quoted value for label "${labelName}"`, lineNo)
       pos++
       let value = ''
       for (;;) {
@@ -182,11 +185,15 @@ function parseSample(line: string, families: Map<string, PromFamily>, lineNo: nu
       throw new PromParseError(`expected "," or "}" after label "${labelName}"`, lineNo)
     }
   }
-  const rest = line.slice(pos).trim().split(/[ \t]+/)
+  const rest = line
+    .slice(pos)
+    .trim()
+    .split(/[ \t]+/)
   if (rest[0] === undefined || rest[0] === '') throw new PromParseError(`no value for "${name}"`, lineNo)
   if (rest.length > 2) throw new PromParseError(`unexpected text after the value of "${name}"`, lineNo)
   const value = parsePromValue(rest[0])
-  if (value === undefined) throw new PromParseError(`invalid value "${truncate(rest[0])}" for "${name}"`, lineNo)
+  if (value === undefined)
+    throw new PromParseError(`invalid value "${truncate(rest[0])}" for "${name}"`, lineNo)
   const [family, type] = familyOf(name, families)
   if (type === 'histogram' && name.endsWith('_bucket') && !('le' in labels))
     throw new PromParseError(`histogram bucket "${name}" has no "le" label`, lineNo)

@@ -46,7 +46,10 @@ describe('Prometheus text parser', () => {
     samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
 
   it('reads HELP and TYPE', () => {
-    expect(families.get('http_requests_total')).toEqual({ type: 'counter', help: 'The total number of HTTP requests.' })
+    expect(families.get('http_requests_total')).toEqual({
+      type: 'counter',
+      help: 'The total number of HTTP requests.',
+    })
     expect(families.get('rpc_duration_seconds')?.type).toBe('summary')
     expect(families.get('queue_depth')).toEqual({ type: 'gauge' })
   })
@@ -60,10 +63,19 @@ describe('Prometheus text parser', () => {
       family: 'http_requests_total',
       type: 'counter',
     })
-    expect(find('metric_without_timestamp_and_labels')).toMatchObject({ value: 12.47, labels: {}, type: 'untyped' })
+    expect(find('metric_without_timestamp_and_labels')).toMatchObject({
+      value: 12.47,
+      labels: {},
+      type: 'untyped',
+    })
     expect(find('metric_without_timestamp_and_labels')?.timestampMs).toBeUndefined()
     expect(find('something_weird')).toMatchObject({ value: Infinity, timestampMs: -3982045 })
-    expect(find('queue_depth')?.labels).toEqual({ job: 'batch', instance: 'w1', host: 'h', trailing: 'comma' })
+    expect(find('queue_depth')?.labels).toEqual({
+      job: 'batch',
+      instance: 'w1',
+      host: 'h',
+      trailing: 'comma',
+    })
   })
 
   it('unescapes label values: backslash, double quote, newline', () => {
@@ -144,7 +156,13 @@ describe('prometheus input against a local HTTP server', () => {
     await new Promise((resolve) => server.close(resolve))
   })
 
-  const config = (urls: string[]) => ({ enabled: true, timeout: 2_000, urls, job: 'app', max_body_bytes: 1 << 20 })
+  const config = (urls: string[]) => ({
+    enabled: true,
+    timeout: 2_000,
+    urls,
+    job: 'app',
+    max_body_bytes: 1 << 20,
+  })
 
   it('sends every finite sample under its own name with job and instance, plus up and scrape figures', async () => {
     const input = new PrometheusInput(config([`${base}/metrics`, `${base}/gzip`]), testDeps)
@@ -156,13 +174,14 @@ describe('prometheus input against a local HTTP server', () => {
     expect(req?.labels).toEqual({ method: 'post', code: '200', job: 'app', instance })
     expect(req?.value).toBe(1027)
     expect(Math.abs(req!.ts - (Date.now() - 1000))).toBeLessThan(5_000) // a recent exposed timestamp is kept
-    expect(samples.filter((s) => s.name === 'http_request_duration_seconds_bucket').map((s) => s.labels.le)).toEqual([
-      '0.05',
-      '0.1',
-      '+Inf',
-    ])
+    expect(
+      samples.filter((s) => s.name === 'http_request_duration_seconds_bucket').map((s) => s.labels.le),
+    ).toEqual(['0.05', '0.1', '+Inf'])
     expect(samples.find((s) => s.name === 'rpc_duration_seconds_sum')?.value).toBe(1.7560473e7)
-    expect(samples.filter((s) => s.name === 'rpc_duration_seconds').map((s) => s.labels.quantile)).toEqual(['0.01', '0.5'])
+    expect(samples.filter((s) => s.name === 'rpc_duration_seconds').map((s) => s.labels.quantile)).toEqual([
+      '0.01',
+      '0.5',
+    ])
     expect(samples.some((s) => s.name === 'something_weird')).toBe(false)
     expect(samples.find((s) => s.name === 'queue_depth')?.labels).toEqual({
       exported_job: 'batch',
@@ -176,7 +195,9 @@ describe('prometheus input against a local HTTP server', () => {
     expect(input.stats.skippedNonFinite).toBe(2)
     const ups = samples.filter((s) => s.name === 'up')
     expect(ups.map((s) => s.value)).toEqual([1, 1])
-    expect(samples.find((s) => s.name === 'scrape_samples_scraped' && s.labels.instance === instance)?.value).toBeGreaterThan(0)
+    expect(
+      samples.find((s) => s.name === 'scrape_samples_scraped' && s.labels.instance === instance)?.value,
+    ).toBeGreaterThan(0)
     for (const s of samples) expect(Number.isFinite(s.value)).toBe(true)
   })
 
@@ -199,7 +220,12 @@ describe('prometheus input against a local HTTP server', () => {
     const { acc, samples } = recorder()
     await expect(input.gather(acc)).rejects.toThrow(/scrape failed for/)
     expect(samples.some((s) => s.name === 'http_requests_total')).toBe(true)
-    expect(samples.filter((s) => s.name === 'up').map((s) => s.value).sort()).toEqual([0, 1])
+    expect(
+      samples
+        .filter((s) => s.name === 'up')
+        .map((s) => s.value)
+        .sort(),
+    ).toEqual([0, 1])
   })
 
   it('stops a slow scrape when the round is aborted', async () => {
@@ -220,6 +246,11 @@ describe('prometheus input against a local HTTP server', () => {
     expect(instanceOf(new URL('http://h/metrics'))).toBe('h:80')
     expect(instanceOf(new URL('https://h/metrics'))).toBe('h:443')
     expect(instanceOf(new URL('http://[::1]:9100/metrics'))).toBe('[::1]:9100')
-    expect(scrapeLabels({ job: 'x', a: '', b: 'c' }, 'j', 'i:1')).toEqual({ exported_job: 'x', b: 'c', job: 'j', instance: 'i:1' })
+    expect(scrapeLabels({ job: 'x', a: '', b: 'c' }, 'j', 'i:1')).toEqual({
+      exported_job: 'x',
+      b: 'c',
+      job: 'j',
+      instance: 'i:1',
+    })
   })
 })

@@ -60,7 +60,8 @@ export class RabbitmqInput implements Input {
     } catch {
       throw new Error(`inputs.rabbitmq.url: "${this.config.url}" is not a URL`)
     }
-    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new Error('inputs.rabbitmq.url must be http or https')
+    if (base.protocol !== 'http:' && base.protocol !== 'https:')
+      throw new Error('inputs.rabbitmq.url must be http or https')
     const endpoint = new URL(`${base.pathname.replace(/\/$/, '')}/api/queues`, base)
     endpoint.searchParams.set('columns', QUEUE_COLUMNS)
     endpoint.searchParams.set('disable_stats', 'false')

@@ -61,7 +61,11 @@ describe('rabbitmq input against a real rabbitmq-server with the management plug
       const r = recorder()
       await input.gather(r.acc)
       samples = r.samples
-      if (value('rabbitmq.queue_messages', 'orders') === 5 && (value('rabbitmq.queue_publish_per_second', 'busy') ?? 0) > 0) break
+      if (
+        value('rabbitmq.queue_messages', 'orders') === 5 &&
+        (value('rabbitmq.queue_publish_per_second', 'busy') ?? 0) > 0
+      )
+        break
       await new Promise((resolve) => setTimeout(resolve, 250))
     }
     expect(samples.find((s) => s.labels.queue === 'orders')?.labels).toEqual({ vhost: '/', queue: 'orders' })

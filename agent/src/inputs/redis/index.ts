@@ -17,7 +17,8 @@ export function parseKeyspace(info: string): { db: string; keys: number; expires
 export function parseAddress(address: string): { host: string; port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(address)
   const port = Number(match?.[3])
-  if (!match || !(port > 0 && port < 65536)) throw new Error(`inputs.redis.address: expected host:port, found "${address}"`)
+  if (!match || !(port > 0 && port < 65536))
+    throw new Error(`inputs.redis.address: expected host:port, found "${address}"`)
   return { host: (match[1] ?? match[2]) as string, port }
 }
 
@@ -52,14 +53,19 @@ export class RedisInput implements Input {
     const target = this.target ?? parseAddress(this.config.address)
     const { lists, streams, db, username, password } = this.config
     const commands: string[][] = []
-    if (password !== undefined) commands.push(username !== undefined ? ['AUTH', username, password] : ['AUTH', password])
+    if (password !== undefined)
+      commands.push(username !== undefined ? ['AUTH', username, password] : ['AUTH', password])
     commands.push(['SELECT', String(db)])
     const firstLength = commands.length
     for (const key of lists) commands.push(['LLEN', key])
     for (const key of streams) commands.push(['XLEN', key])
     commands.push(['INFO', 'keyspace'])
     const timestampMs = this.clock.now()
-    const replies = await pipeline(commands, { ...target, timeoutMs: this.config.timeout, ...(signal ? { signal } : {}) })
+    const replies = await pipeline(commands, {
+      ...target,
+      timeoutMs: this.config.timeout,
+      ...(signal ? { signal } : {}),
+    })
     for (let i = 0; i < firstLength; i++) {
       const reply = replies[i]
       // Never echo AUTH's arguments; Redis' message names no secret.
@@ -79,11 +85,13 @@ export class RedisInput implements Input {
     const dbLabel = String(db)
     for (const key of lists) {
       const length = lengthOf(replies[at++], key)
-      if (length !== undefined) accumulator.add('redis.list_length', { db: dbLabel, key }, length, timestampMs)
+      if (length !== undefined)
+        accumulator.add('redis.list_length', { db: dbLabel, key }, length, timestampMs)
     }
     for (const key of streams) {
       const length = lengthOf(replies[at++], key)
-      if (length !== undefined) accumulator.add('redis.stream_length', { db: dbLabel, key }, length, timestampMs)
+      if (length !== undefined)
+        accumulator.add('redis.stream_length', { db: dbLabel, key }, length, timestampMs)
     }
     const info = replies[at]
     if (typeof info !== 'string') throw new Error('INFO keyspace did not return text')

@@ -21,7 +21,9 @@ describe('RESP', () => {
   })
 
   it('parses INFO keyspace and addresses', () => {
-    expect(parseKeyspace('# Keyspace\r\ndb0:keys=3,expires=1,avg_ttl=0\r\ndb2:keys=1,expires=0,avg_ttl=0\r\n')).toEqual([
+    expect(
+      parseKeyspace('# Keyspace\r\ndb0:keys=3,expires=1,avg_ttl=0\r\ndb2:keys=1,expires=0,avg_ttl=0\r\n'),
+    ).toEqual([
       { db: '0', keys: 3, expires: 1 },
       { db: '2', keys: 1, expires: 0 },
     ])
@@ -96,7 +98,9 @@ describe('redis input against a real redis-server', () => {
     const error = await bad.gather(recorder().acc).catch((e: Error) => e)
     expect(String(error)).toMatch(/refused AUTH/)
     expect(String(error)).not.toContain('wrong-pass')
-    await expect(new RedisInput(config(secured.port), testDeps).gather(recorder().acc)).rejects.toThrow(/NOAUTH|refused/)
+    await expect(new RedisInput(config(secured.port), testDeps).gather(recorder().acc)).rejects.toThrow(
+      /NOAUTH|refused/,
+    )
   })
 
   it('fails fast when nothing listens', async () => {

@@ -66,7 +66,10 @@ export interface PipelineOptions {
  * Connects, sends every command in one write (pipelined), reads one reply per command, and closes.
  * A connection per gather: at one gather every few seconds that costs less than keeping state.
  */
-export function pipeline(commands: readonly (readonly string[])[], options: PipelineOptions): Promise<RespValue[]> {
+export function pipeline(
+  commands: readonly (readonly string[])[],
+  options: PipelineOptions,
+): Promise<RespValue[]> {
   return new Promise((resolve, reject) => {
     const socket: Socket = connect({ host: options.host, port: options.port })
     let buffer: Buffer = Buffer.alloc(0)
@@ -84,7 +87,10 @@ export function pipeline(commands: readonly (readonly string[])[], options: Pipe
     }
     const onAbort = (): void => finish(new Error('aborted'))
     const timer = setTimeout(
-      () => finish(new Error(`redis at ${options.host}:${options.port} did not answer within ${options.timeoutMs} ms`)),
+      () =>
+        finish(
+          new Error(`redis at ${options.host}:${options.port} did not answer within ${options.timeoutMs} ms`),
+        ),
       options.timeoutMs,
     )
     timer.unref()
@@ -107,6 +113,8 @@ export function pipeline(commands: readonly (readonly string[])[], options: Pipe
       }
     })
     socket.once('error', (error) => finish(error))
-    socket.once('close', () => finish(new Error(`redis closed the connection after ${replies.length} of ${commands.length} replies`)))
+    socket.once('close', () =>
+      finish(new Error(`redis closed the connection after ${replies.length} of ${commands.length} replies`)),
+    )
   })
 }

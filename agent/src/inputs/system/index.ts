@@ -35,7 +35,8 @@ const UT_USER_OFFSET = 44
 
 /** Login sessions in a utmp file (what `who` lists): records of type USER_PROCESS with a user name. */
 export function countUtmpSessions(data: Buffer): number {
-  if (data.length % UTMP_RECORD_BYTES !== 0) throw new Error(`utmp size ${data.length} is not a multiple of ${UTMP_RECORD_BYTES}`)
+  if (data.length % UTMP_RECORD_BYTES !== 0)
+    throw new Error(`utmp size ${data.length} is not a multiple of ${UTMP_RECORD_BYTES}`)
   let sessions = 0
   for (let at = 0; at < data.length; at += UTMP_RECORD_BYTES) {
     if (data.readInt16LE(at) === USER_PROCESS && data[at + UT_USER_OFFSET] !== 0) sessions++

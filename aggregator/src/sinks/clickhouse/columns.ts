@@ -22,7 +22,11 @@ export interface PreparedBatch {
   refusedSamples: number
 }
 
-export function buildColumns(batches: readonly DecodedBatch[], resolver: SeriesResolver, seenSec: number): PreparedBatch {
+export function buildColumns(
+  batches: readonly DecodedBatch[],
+  resolver: SeriesResolver,
+  seenSec: number,
+): PreparedBatch {
   const newSeries: SeriesRow[] = []
   const resolved = batches.map((batch) => resolver.resolve(batch, seenSec, newSeries))
   let length = 0

@@ -69,7 +69,11 @@ export class IntentLog {
     })
     const rows = await result.json<{ token: string; batch_seqs: number[]; committed: number }>()
     for (const row of rows) {
-      const intent: BatchIntent = { token: row.token, seqs: row.batch_seqs.map(Number), committed: Number(row.committed) === 1 }
+      const intent: BatchIntent = {
+        token: row.token,
+        seqs: row.batch_seqs.map(Number),
+        committed: Number(row.committed) === 1,
+      }
       for (const seq of intent.seqs) found.set(seq, intent)
     }
     return found

@@ -1,4 +1,12 @@
-import { seriesIdHalves, seriesKey, uint64Text, U64Set, type DecodedBatch, type DecodedSeries, type Labels } from '@tidewatch/shared'
+import {
+  seriesIdHalves,
+  seriesKey,
+  uint64Text,
+  U64Set,
+  type DecodedBatch,
+  type DecodedSeries,
+  type Labels,
+} from '@tidewatch/shared'
 
 /** A row of the `series` table: how a series id maps back to its metric and labels. */
 export interface SeriesRow {
@@ -86,7 +94,13 @@ export class SeriesResolver {
         } else {
           this.known.add(high, low)
           this.seriesPerMetric.set(s.name, count + 1)
-          newRows.push({ series_id: uint64Text(high, low), metric: s.name, labels: s.labels, first_seen: seenSec, last_seen: seenSec })
+          newRows.push({
+            series_id: uint64Text(high, low),
+            metric: s.name,
+            labels: s.labels,
+            first_seen: seenSec,
+            last_seen: seenSec,
+          })
         }
       }
       if (!accepted) {

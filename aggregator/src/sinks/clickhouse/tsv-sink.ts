@@ -29,8 +29,14 @@ export class TsvSampleSink implements SampleSink {
     let chunk = ''
     for (let i = 0; i < columns.length; i++) {
       chunk +=
-        columns.metrics[columns.metricIndex[i]!] + '\t' + uint64Text(words[2 * i + 1]!, words[2 * i]!) + '\t' +
-        formatEpochMs(columns.timestampsMs[i]!) + '\t' + columns.values[i] + '\n'
+        columns.metrics[columns.metricIndex[i]!] +
+        '\t' +
+        uint64Text(words[2 * i + 1]!, words[2 * i]!) +
+        '\t' +
+        formatEpochMs(columns.timestampsMs[i]!) +
+        '\t' +
+        columns.values[i] +
+        '\n'
       if (chunk.length > 1 << 20) {
         chunks.push(chunk)
         chunk = ''

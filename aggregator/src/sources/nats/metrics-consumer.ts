@@ -22,7 +22,10 @@ export interface MetricsConsumerOptions {
 }
 
 /** Creates the durable pull consumer, or updates the settings that may change. */
-export async function ensureMetricsConsumer(manager: JetStreamManager, options: MetricsConsumerOptions): Promise<void> {
+export async function ensureMetricsConsumer(
+  manager: JetStreamManager,
+  options: MetricsConsumerOptions,
+): Promise<void> {
   const config = {
     durable_name: options.durableName,
     ack_policy: AckPolicy.Explicit,
@@ -44,7 +47,6 @@ export async function ensureMetricsConsumer(manager: JetStreamManager, options: 
     await manager.consumers.add(options.stream, config)
   }
 }
-
 
 /** Messages and bytes this process holds delivered but not yet acked, nak'd or termed. */
 export interface InFlight {
@@ -89,7 +91,11 @@ export function consumeMetrics(
   manager: JetStreamManager,
   options: MetricsConsumerOptions,
   logger: Logger,
-  consume: ConsumeOptions = { maxInFlightMessages: options.maxAckPending, maxInFlightBytes: Number.MAX_SAFE_INTEGER, pullMaxBytes: 0 },
+  consume: ConsumeOptions = {
+    maxInFlightMessages: options.maxAckPending,
+    maxInFlightBytes: Number.MAX_SAFE_INTEGER,
+    pullMaxBytes: 0,
+  },
 ): Observable<JsMsg> {
   return new Observable<JsMsg>((subscriber) => {
     const inFlight = consume.inFlight ?? createInFlight()
@@ -102,7 +108,8 @@ export function consumeMetrics(
       wake = undefined
       w?.()
     }
-    const hasRoom = (): boolean => inFlight.messages < maxMessages && inFlight.bytes < consume.maxInFlightBytes
+    const hasRoom = (): boolean =>
+      inFlight.messages < maxMessages && inFlight.bytes < consume.maxInFlightBytes
 
     let seenUpTo = 0
     /**
@@ -160,7 +167,10 @@ export function consumeMetrics(
         try {
           current = await consumer.fetch(
             consume.pullMaxBytes > 0
-              ? { max_bytes: Math.min(consume.pullMaxBytes, consume.maxInFlightBytes - inFlight.bytes), expires: 5_000 }
+              ? {
+                  max_bytes: Math.min(consume.pullMaxBytes, consume.maxInFlightBytes - inFlight.bytes),
+                  expires: 5_000,
+                }
               : { max_messages: room, expires: 5_000 },
           )
           if (stopped) current.stop()
@@ -173,7 +183,10 @@ export function consumeMetrics(
           }
         } catch (error) {
           if (stopped) break
-          logger.warn({ err: error, consumer: options.durableName }, 'pulling from the metrics consumer failed; retrying')
+          logger.warn(
+            { err: error, consumer: options.durableName },
+            'pulling from the metrics consumer failed; retrying',
+          )
           await new Promise((resolve) => setTimeout(resolve, 1_000))
         }
       }
@@ -195,7 +208,11 @@ export function consumeMetrics(
  * Highest stream sequence any intent of `consumer` covers (0 when none): where first deliveries of
  * this consumer must start to be new. Read when a partition's pipeline starts.
  */
-export async function intentHighWaterSeq(client: ClickHouseClient, database: string, consumer: string): Promise<number> {
+export async function intentHighWaterSeq(
+  client: ClickHouseClient,
+  database: string,
+  consumer: string,
+): Promise<number> {
   const result = await client.query({
     query: `SELECT max(last_seq) AS seq FROM ${database}.ingest_batches WHERE consumer = {consumer:String}`,
     query_params: { consumer },

@@ -61,7 +61,15 @@ export function buildSlackMessage(notification: Notification, options: MessageOp
   const title = `${firing ? 'FIRING' : 'RESOLVED'} (${alerts.length}) · ${alertname}${groupText ? ` · ${groupText}` : ''}${notification.repeat ? ' · repeated' : ''}`
   const hidden = new Set([...ALWAYS_HIDDEN, ...Object.keys(notification.groupLabels), ...options.hideLabels])
 
-  const blocks: Block[] = [{ type: 'header', text: { type: 'plain_text', text: truncate(`${firing ? '🔥' : '✅'} ${title}`, SLACK_LIMITS.headerText) } }]
+  const blocks: Block[] = [
+    {
+      type: 'header',
+      text: {
+        type: 'plain_text',
+        text: truncate(`${firing ? '🔥' : '✅'} ${title}`, SLACK_LIMITS.headerText),
+      },
+    },
+  ]
 
   const summary = summaryText(notification, alerts)
   if (summary) blocks.push(section(summary))
@@ -70,19 +78,36 @@ export function buildSlackMessage(notification: Notification, options: MessageOp
   const titled = !(alerts.length === 1 && summary !== undefined)
   for (const alert of listed) blocks.push(section(alertText(alert, hidden, titled)))
   if (alerts.length > listed.length) {
-    blocks.push(context(`…and ${alerts.length - listed.length} more ${firing ? 'firing' : 'resolved'}${restBreakdown(alerts.slice(listed.length), hidden)}`))
+    blocks.push(
+      context(
+        `…and ${alerts.length - listed.length} more ${firing ? 'firing' : 'resolved'}${restBreakdown(alerts.slice(listed.length), hidden)}`,
+      ),
+    )
   }
 
   if (firing && notification.resolved.length > 0) {
     const names = notification.resolved.slice(0, 10).map((alert) => shortName(alert, hidden))
-    const more = notification.resolved.length > names.length ? ` and ${notification.resolved.length - names.length} more` : ''
-    blocks.push(context(`✅ Resolved since the last message (${notification.resolved.length}): ${names.join(', ')}${more}`))
+    const more =
+      notification.resolved.length > names.length
+        ? ` and ${notification.resolved.length - names.length} more`
+        : ''
+    blocks.push(
+      context(
+        `✅ Resolved since the last message (${notification.resolved.length}): ${names.join(', ')}${more}`,
+      ),
+    )
   }
 
   if (firing) blocks.push(context(silenceHint(notification)))
 
-  const text = truncate(`[${firing ? 'FIRING' : 'RESOLVED'}:${alerts.length}] ${alertname}${groupText ? ` ${groupText}` : ''}${summary ? ` — ${stripMrkdwn(summary)}` : ''}`, SLACK_LIMITS.fallbackText)
-  return { text, attachments: [{ color: colour, fallback: text, blocks: blocks.slice(0, SLACK_LIMITS.maxBlocks) }] }
+  const text = truncate(
+    `[${firing ? 'FIRING' : 'RESOLVED'}:${alerts.length}] ${alertname}${groupText ? ` ${groupText}` : ''}${summary ? ` — ${stripMrkdwn(summary)}` : ''}`,
+    SLACK_LIMITS.fallbackText,
+  )
+  return {
+    text,
+    attachments: [{ color: colour, fallback: text, blocks: blocks.slice(0, SLACK_LIMITS.maxBlocks) }],
+  }
 }
 
 /** The text-only version sent when Slack refuses the blocks anyway. */
@@ -95,7 +120,10 @@ function summaryText(notification: Notification, alerts: NotificationAlert[]): s
     const alert = alerts[0] as NotificationAlert
     const summary = alert.annotations.summary
     const description = alert.annotations.description
-    const parts = [summary ? `*${escape(summary)}*` : undefined, description ? escape(description) : undefined].filter(Boolean)
+    const parts = [
+      summary ? `*${escape(summary)}*` : undefined,
+      description ? escape(description) : undefined,
+    ].filter(Boolean)
     return parts.length > 0 ? parts.join('\n') : undefined
   }
   // Many alerts: "37 of 100 hosts in pool p12", over the label that varies most within the group.
@@ -126,12 +154,17 @@ function alertText(alert: NotificationAlert, hidden: ReadonlySet<string>, titled
   const facts: string[] = []
   if (alert.value !== null) facts.push(`value \`${formatValue(alert.value)}\``)
   facts.push(`since ${slackDate(alert.activeSinceMs)}`)
-  if (alert.state === 'resolved' && alert.resolvedAtMs !== undefined) facts.push(`resolved ${slackDate(alert.resolvedAtMs)}`)
+  if (alert.state === 'resolved' && alert.resolvedAtMs !== undefined)
+    facts.push(`resolved ${slackDate(alert.resolvedAtMs)}`)
   lines.push(facts.join(' · '))
   const labels = Object.entries(alert.labels).filter(([name]) => !hidden.has(name))
   if (labels.length > 0) {
-    const shown = labels.slice(0, MAX_LABELS_SHOWN).map(([name, value]) => `\`${escape(truncate(`${name}=${value}`, 120))}\``)
-    lines.push(shown.join(' ') + (labels.length > MAX_LABELS_SHOWN ? ` +${labels.length - MAX_LABELS_SHOWN}` : ''))
+    const shown = labels
+      .slice(0, MAX_LABELS_SHOWN)
+      .map(([name, value]) => `\`${escape(truncate(`${name}=${value}`, 120))}\``)
+    lines.push(
+      shown.join(' ') + (labels.length > MAX_LABELS_SHOWN ? ` +${labels.length - MAX_LABELS_SHOWN}` : ''),
+    )
   }
   const runbook = safeUrl(alert.annotations.runbook_url)
   if (runbook !== undefined) lines.push(`<${runbook}|Runbook>`)
@@ -139,7 +172,9 @@ function alertText(alert: NotificationAlert, hidden: ReadonlySet<string>, titled
 }
 
 function silenceHint(notification: Notification): string {
-  const matchers = Object.entries(notification.groupLabels).map(([name, value]) => `-m '${name}=${JSON.stringify(value)}'`)
+  const matchers = Object.entries(notification.groupLabels).map(
+    ([name, value]) => `-m '${name}=${JSON.stringify(value)}'`,
+  )
   const command = `tidewatch-alerter silence add ${matchers.join(' ')} --duration 2h --comment '...'`
   return truncate(`🔕 Silence: \`${escape(command.replace(/`/g, "'"))}\``, SLACK_LIMITS.contextText)
 }
@@ -151,7 +186,13 @@ function restBreakdown(alerts: NotificationAlert[], hidden: ReadonlySet<string>)
 
 function shortName(alert: NotificationAlert, hidden: ReadonlySet<string>): string {
   const labels = Object.entries(alert.labels).filter(([name]) => !hidden.has(name))
-  const text = labels.length > 0 ? labels.slice(0, 2).map(([n, v]) => `${n}=${v}`).join(',') : (alert.labels.alertname ?? alert.fingerprint)
+  const text =
+    labels.length > 0
+      ? labels
+          .slice(0, 2)
+          .map(([n, v]) => `${n}=${v}`)
+          .join(',')
+      : (alert.labels.alertname ?? alert.fingerprint)
   return escape(truncate(text, 60))
 }
 
@@ -241,7 +282,12 @@ export function escape(text: string): string {
 }
 
 function stripMrkdwn(text: string): string {
-  return text.replace(/[*`]/g, '').replace(/\n/g, ' ').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')
+  return text
+    .replace(/[*`]/g, '')
+    .replace(/\n/g, ' ')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&')
 }
 
 /** Cuts to at most `max` UTF-16 units, never inside a surrogate pair, marking the cut with "…". */

@@ -15,8 +15,19 @@ const alert = (i: number, state: 'firing' | 'resolved' = 'firing'): Notification
   value: 97.123,
   activeSinceMs: 1_700_000_000_000,
 })
-const notification = (firing: NotificationAlert[], resolved: NotificationAlert[] = [], kind: Notification['kind'] = 'firing'): Notification => ({
-  kind, receiver: 'slack', groupKey: 'g', groupLabels: { alertname: 'HighCPU', pool: 'p12' }, firing, resolved, repeat: false, nowMs: 1_700_000_060_000,
+const notification = (
+  firing: NotificationAlert[],
+  resolved: NotificationAlert[] = [],
+  kind: Notification['kind'] = 'firing',
+): Notification => ({
+  kind,
+  receiver: 'slack',
+  groupKey: 'g',
+  groupLabels: { alertname: 'HighCPU', pool: 'p12' },
+  firing,
+  resolved,
+  repeat: false,
+  nowMs: 1_700_000_060_000,
 })
 const options = { maxAlertsListed: 10, hideLabels: [] }
 
@@ -44,24 +55,36 @@ describe('buildSlackMessage', () => {
     expect(message.text.length).toBeLessThanOrEqual(SLACK_LIMITS.fallbackText)
     for (const block of blocks) {
       if (block.type === 'header') expect(block.text.text.length).toBeLessThanOrEqual(SLACK_LIMITS.headerText)
-      if (block.type === 'section') expect(block.text.text.length).toBeLessThanOrEqual(SLACK_LIMITS.sectionText)
-      if (block.type === 'context') for (const e of block.elements) expect(e.text.length).toBeLessThanOrEqual(SLACK_LIMITS.contextText)
+      if (block.type === 'section')
+        expect(block.text.text.length).toBeLessThanOrEqual(SLACK_LIMITS.sectionText)
+      if (block.type === 'context')
+        for (const e of block.elements) expect(e.text.length).toBeLessThanOrEqual(SLACK_LIMITS.contextText)
     }
   })
 
   it('cuts huge annotations and label values to Slack limits', () => {
-    const big = { ...alert(1), annotations: { summary: 'x'.repeat(10_000), description: '😀'.repeat(5_000) }, labels: { alertname: 'y'.repeat(500), host: 'z'.repeat(5_000) } }
-    const message = buildSlackMessage({ ...notification([big]), groupLabels: { alertname: 'y'.repeat(500) } }, options)
+    const big = {
+      ...alert(1),
+      annotations: { summary: 'x'.repeat(10_000), description: '😀'.repeat(5_000) },
+      labels: { alertname: 'y'.repeat(500), host: 'z'.repeat(5_000) },
+    }
+    const message = buildSlackMessage(
+      { ...notification([big]), groupLabels: { alertname: 'y'.repeat(500) } },
+      options,
+    )
     const blocks = message.attachments[0].blocks
     for (const block of blocks) {
       if (block.type === 'header') expect(block.text.text.length).toBeLessThanOrEqual(150)
       if (block.type === 'section') expect(block.text.text.length).toBeLessThanOrEqual(3000)
-      if (block.type === 'context') for (const e of block.elements) expect(e.text.length).toBeLessThanOrEqual(2000)
+      if (block.type === 'context')
+        for (const e of block.elements) expect(e.text.length).toBeLessThanOrEqual(2000)
     }
   })
 
   it('makes resolved messages green', () => {
-    expect(buildSlackMessage(notification([], [alert(1, 'resolved')], 'resolved'), options).attachments[0].color).toBe('#2EB67D')
+    expect(
+      buildSlackMessage(notification([], [alert(1, 'resolved')], 'resolved'), options).attachments[0].color,
+    ).toBe('#2EB67D')
   })
 })
 
@@ -78,7 +101,8 @@ describe('SlackNotifier against a local receiver', () => {
     await http.close()
   })
   const logger = pino({ level: 'silent' })
-  const webhook = () => new SlackNotifier('s', { kind: 'webhook', url: receiver.webhookUrl }, true, options, 2_000, logger, http)
+  const webhook = () =>
+    new SlackNotifier('s', { kind: 'webhook', url: receiver.webhookUrl }, true, options, 2_000, logger, http)
 
   it('maps 429, 500, 400 and a dropped connection to typed errors, never naming the URL', async () => {
     receiver.respond(
@@ -87,7 +111,10 @@ describe('SlackNotifier against a local receiver', () => {
       { kind: 'drop' },
     )
     const errors: NotifyError[] = []
-    for (let i = 0; i < 3; i++) await webhook().send(notification([alert(1)])).catch((e: NotifyError) => errors.push(e))
+    for (let i = 0; i < 3; i++)
+      await webhook()
+        .send(notification([alert(1)]))
+        .catch((e: NotifyError) => errors.push(e))
     expect(errors.map((e) => [e.status, e.retryable, e.retryAfterMs])).toEqual([
       [429, true, 3_000],
       [500, true, undefined],
@@ -108,7 +135,15 @@ describe('SlackNotifier against a local receiver', () => {
 
   it('with a bot token, posts with chat.postMessage and updates it (or replies in thread) when resolved', async () => {
     const bot = (style: 'update' | 'reply') =>
-      new SlackNotifier('s', { kind: 'bot', token: 'xoxb-secret', channel: 'C1', apiUrl: receiver.apiUrl, resolvedStyle: style }, true, options, 2_000, logger, http)
+      new SlackNotifier(
+        's',
+        { kind: 'bot', token: 'xoxb-secret', channel: 'C1', apiUrl: receiver.apiUrl, resolvedStyle: style },
+        true,
+        options,
+        2_000,
+        logger,
+        http,
+      )
     const { ref } = await bot('update').send(notification([alert(1)]))
     expect(ref).toEqual({ channel: 'C1', ts: expect.any(String) })
     expect(receiver.landed[0]!.headers.authorization).toBe('Bearer xoxb-secret')

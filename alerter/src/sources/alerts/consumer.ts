@@ -1,6 +1,18 @@
-import { AckPolicy, DeliverPolicy, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream'
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstreamManager,
+  type ConsumerMessages,
+  type JsMsg,
+} from '@nats-io/jetstream'
 import { nanos } from '@nats-io/transport-node'
-import { isJetStreamApiError, JS_API_CODES, type AlertEvent, type Logger, type NatsConnection } from '@tidewatch/shared'
+import {
+  isJetStreamApiError,
+  JS_API_CODES,
+  type AlertEvent,
+  type Logger,
+  type NatsConnection,
+} from '@tidewatch/shared'
 
 /*
  * The ALERTS stream's durable pull consumer, shared by every alerter replica (each event reaches one
@@ -32,20 +44,32 @@ export function parseAlertEvent(data: Uint8Array): ParseResult {
   if (typeof value !== 'object' || value === null) return { ok: false, reason: 'not an object' }
   const e = value as Record<string, unknown>
   if (e.v !== 1) return { ok: false, reason: `unknown version ${JSON.stringify(e.v)}` }
-  if (typeof e.fingerprint !== 'string' || !/^[A-Za-z0-9_-]+$/.test(e.fingerprint)) return { ok: false, reason: 'bad fingerprint' }
+  if (typeof e.fingerprint !== 'string' || !/^[A-Za-z0-9_-]+$/.test(e.fingerprint))
+    return { ok: false, reason: 'bad fingerprint' }
   if (typeof e.rule !== 'string') return { ok: false, reason: 'bad rule' }
-  if (e.state !== 'pending' && e.state !== 'firing' && e.state !== 'resolved') return { ok: false, reason: 'bad state' }
-  if (!isStringRecord(e.labels) || !isStringRecord(e.annotations)) return { ok: false, reason: 'bad labels or annotations' }
+  if (e.state !== 'pending' && e.state !== 'firing' && e.state !== 'resolved')
+    return { ok: false, reason: 'bad state' }
+  if (!isStringRecord(e.labels) || !isStringRecord(e.annotations))
+    return { ok: false, reason: 'bad labels or annotations' }
   if (e.value !== null && typeof e.value !== 'number') return { ok: false, reason: 'bad value' }
-  if (typeof e.activeSinceMs !== 'number' || typeof e.atMs !== 'number') return { ok: false, reason: 'bad times' }
+  if (typeof e.activeSinceMs !== 'number' || typeof e.atMs !== 'number')
+    return { ok: false, reason: 'bad times' }
   return { ok: true, event: value as AlertEvent }
 }
 
 function isStringRecord(value: unknown): value is Record<string, string> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string')
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.values(value).every((v) => typeof v === 'string')
+  )
 }
 
-export async function ensureAlertConsumer(connection: NatsConnection, options: AlertConsumerOptions): Promise<void> {
+export async function ensureAlertConsumer(
+  connection: NatsConnection,
+  options: AlertConsumerOptions,
+): Promise<void> {
   const manager = await jetstreamManager(connection)
   const config = {
     durable_name: options.durableName,
@@ -58,7 +82,10 @@ export async function ensureAlertConsumer(connection: NatsConnection, options: A
   }
   try {
     await manager.consumers.info(options.stream, options.durableName)
-    await manager.consumers.update(options.stream, options.durableName, { ack_wait: config.ack_wait, max_ack_pending: config.max_ack_pending })
+    await manager.consumers.update(options.stream, options.durableName, {
+      ack_wait: config.ack_wait,
+      max_ack_pending: config.max_ack_pending,
+    })
   } catch (error) {
     if (!isJetStreamApiError(error, JS_API_CODES.consumerNotFound)) throw error
     try {
@@ -114,7 +141,10 @@ export class AlertConsumer {
     const parsed = parseAlertEvent(message.data)
     if (!parsed.ok) {
       this.stats.poison++
-      this.logger.error({ subject: message.subject, seq: message.seq, reason: parsed.reason }, 'malformed alert event dropped')
+      this.logger.error(
+        { subject: message.subject, seq: message.seq, reason: parsed.reason },
+        'malformed alert event dropped',
+      )
       // No reason argument: nats-server 2.9 does not parse `+TERM <reason>` and would keep the
       // message pending until ack_wait (the reason is in the log line above).
       message.term()
@@ -126,7 +156,10 @@ export class AlertConsumer {
       message.ack()
     } catch (error) {
       this.stats.retried++
-      this.logger.warn({ err: error, seq: message.seq, fingerprint: parsed.event.fingerprint }, 'cannot store alert state; redelivering later')
+      this.logger.warn(
+        { err: error, seq: message.seq, fingerprint: parsed.event.fingerprint },
+        'cannot store alert state; redelivering later',
+      )
       message.nak(this.options.retryDelayMs)
     }
   }

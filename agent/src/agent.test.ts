@@ -83,6 +83,16 @@ describe('Agent (runner)', () => {
     expect(Array.from(decoded.timestamps)).toEqual([START])
   })
 
+  it('rounds sample timestamps to timestamp_precision, never coarser than the interval', async () => {
+    await time.advance(1_400)
+    const rounded = await makeAgent([new FakeInput('a', time)])
+    expect(Array.from((await rounded.runOnce())[0]!.batch.series[0]!.timestamps)).toEqual([START + 1_000])
+    const exact = await makeAgent([new FakeInput('a', time)], { timestamp_precision: '1ms' })
+    expect(Array.from((await exact.runOnce())[0]!.batch.series[0]!.timestamps)).toEqual([START + 1_400])
+    const fast = await makeAgent([new FakeInput('a', time)], { interval: '100ms' })
+    expect(Array.from((await fast.runOnce())[0]!.batch.series[0]!.timestamps)).toEqual([START + 1_400])
+  })
+
   it('splits a collection by batch_max_samples, and a restarted agent never reuses a seq', async () => {
     const agent = await makeAgent([new FakeInput('a', time, 5)], { batch_max_samples: 2 })
     const built = await agent.runOnce()

@@ -263,7 +263,17 @@ export class Agent {
           return
         }
         this.stats.samplesCollected++
-        this.buffer.add(name, { ...labels, ...this.commonLabels }, value, Math.round(timestampMs))
+        // Never coarser than the interval, or two rounds would share a timestamp.
+        const precision = Math.min(
+          this.options.config.agent.timestamp_precision,
+          this.options.config.agent.interval,
+        )
+        this.buffer.add(
+          name,
+          { ...labels, ...this.commonLabels },
+          value,
+          Math.round(timestampMs / precision) * precision,
+        )
       },
     }
   }

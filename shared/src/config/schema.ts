@@ -235,6 +235,11 @@ export const agentConfigSchema = z.strictObject({
       /** The `host` label. Default: the machine's host name. */
       hostname: z.string().min(1).optional(),
       interval: duration('10s'),
+      /**
+       * Sample timestamps are rounded to this (Telegraf's `precision`): timer jitter in the last
+       * milliseconds costs ~0.56 bytes per stored sample and carries no information.
+       */
+      timestamp_precision: duration('1s'),
       /** Holds seq.json (batch sequence) and spool/ (batches not yet acknowledged by JetStream). */
       data_dir: z.string().default('./data/agent'),
       batch_max_samples: positiveInt(5_000),

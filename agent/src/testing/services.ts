@@ -1,9 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createConnection } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { freePort } from '@tidewatch/shared/testing'
+import { freePort, waitForPort } from '@tidewatch/shared/testing'
 
 /*
  * Real Redis and RabbitMQ servers for the input tests, each on free loopback ports in a temp dir.
@@ -30,28 +29,6 @@ function which(name: string): string | undefined {
     if (dir !== '' && existsSync(join(dir, name))) return join(dir, name)
   }
   return undefined
-}
-
-export async function waitForPort(
-  port: number,
-  timeoutMs: number,
-  what: string,
-  failed?: Promise<never>,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = createConnection({ host: '127.0.0.1', port })
-      socket.once('connect', () => {
-        socket.destroy()
-        resolve(true)
-      })
-      socket.once('error', () => resolve(false))
-    })
-    if (open) return
-    if (Date.now() > deadline) throw new Error(`${what} did not listen on ${port} within ${timeoutMs} ms`)
-    await Promise.race([new Promise((resolve) => setTimeout(resolve, 100)), failed])
-  }
 }
 
 function watchExit(child: ChildProcess, name: string, output: () => string): Promise<never> {

@@ -3,7 +3,7 @@ import { seriesKey, type Labels } from '../series.js'
 import type { DecodedBatch } from '../wire/types.js'
 import { matches } from './matchers.js'
 import type { AbsentRule, Rule } from './schema.js'
-import { AlertTracker } from './state.js'
+import { AlertTracker, indexByMetric } from './state.js'
 
 /**
  * Absent-data rules: a group of series (by `by`, usually the host) that stops reporting. Pure: the
@@ -40,7 +40,7 @@ export const PIPELINE_KEY = '\u0000pipeline'
 const SILENT_LIST_MAX = 20
 
 export class AbsentEvaluator {
-  private readonly byMetric = new Map<string, RuleRuntime[]>()
+  private readonly byMetric: Map<string, RuleRuntime[]>
   private readonly runtimes: RuleRuntime[] = []
   private lastAnyMs: number | undefined
   private startedMs: number | undefined
@@ -54,10 +54,8 @@ export class AbsentEvaluator {
         groups: new Map(),
       }
       this.runtimes.push(runtime)
-      const list = this.byMetric.get(rule.metric) ?? []
-      list.push(runtime)
-      this.byMetric.set(rule.metric, list)
     }
+    this.byMetric = indexByMetric(this.runtimes)
   }
 
   get ruleCount(): number {

@@ -222,3 +222,16 @@ export class AlertTracker {
     }
   }
 }
+
+/** Rule runtimes indexed by the metric their rule watches, so a sample only meets its own rules. */
+export function indexByMetric<T extends { rule: { metric: string } }>(
+  runtimes: readonly T[],
+): Map<string, T[]> {
+  const byMetric = new Map<string, T[]>()
+  for (const runtime of runtimes) {
+    const list = byMetric.get(runtime.rule.metric) ?? []
+    list.push(runtime)
+    byMetric.set(runtime.rule.metric, list)
+  }
+  return byMetric
+}

@@ -3,7 +3,7 @@ import { seriesKey, type Labels } from '../series.js'
 import type { DecodedBatch } from '../wire/types.js'
 import { matches } from './matchers.js'
 import { compare, type ThresholdRule, type Rule } from './schema.js'
-import { AlertTracker } from './state.js'
+import { AlertTracker, indexByMetric } from './state.js'
 import { SlidingWindow } from './window.js'
 
 /**
@@ -35,7 +35,7 @@ export interface EvaluatorOptions {
 }
 
 export class StreamingRuleEvaluator {
-  private readonly byMetric = new Map<string, RuleRuntime[]>()
+  private readonly byMetric: Map<string, RuleRuntime[]>
   private readonly runtimes: RuleRuntime[] = []
 
   /** Takes every rule and keeps the threshold ones. */
@@ -48,10 +48,8 @@ export class StreamingRuleEvaluator {
         series: new Map(),
       }
       this.runtimes.push(runtime)
-      const list = this.byMetric.get(rule.metric) ?? []
-      list.push(runtime)
-      this.byMetric.set(rule.metric, list)
     }
+    this.byMetric = indexByMetric(this.runtimes)
   }
 
   get ruleCount(): number {

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createConnection, createServer } from 'node:net'
+import { freePort, waitForPort } from './ports.js'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -25,19 +25,6 @@ export interface StartNatsServerOptions {
   args?: string[]
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.unref()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-}
-
 export async function startNatsServer(options: StartNatsServerOptions = {}): Promise<NatsServerHandle> {
   const port = options.port ?? (await freePort())
   const ownsDataDir = options.dataDir === undefined
@@ -58,7 +45,7 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
       spawned.once('exit', (code) => reject(new Error(`${binary} exited with ${code}: ${stderr}`)))
     })
     failed.catch(() => undefined)
-    await Promise.race([waitForPort(port, 10_000), failed])
+    await waitForPort(port, 10_000, 'nats-server', failed)
   }
 
   const stop = async (): Promise<void> => {
@@ -83,22 +70,5 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
       await stop()
       if (ownsDataDir) rmSync(dataDir, { recursive: true, force: true })
     },
-  }
-}
-
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = createConnection({ host: '127.0.0.1', port })
-      socket.once('connect', () => {
-        socket.destroy()
-        resolve(true)
-      })
-      socket.once('error', () => resolve(false))
-    })
-    if (open) return
-    if (Date.now() > deadline) throw new Error(`nats-server did not listen on ${port} within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
   }
 }

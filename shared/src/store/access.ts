@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { ConfigError, StoreError } from '../errors.js'
-import { assertDatabaseName, LOCAL_SUFFIX } from './schema.js'
+import { assertDatabaseName, assertIdentifier, LOCAL_SUFFIX } from './schema.js'
 import type { Store } from './store.js'
 
 /*
@@ -59,18 +59,8 @@ const WRITER_READS = ['ingest_batches', 'series']
  */
 const SCHEMA_READS = ['samples_raw', 'samples_1m', 'samples_1h']
 
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/
-
 function identifier(name: string, key: string): string {
-  if (!IDENTIFIER.test(name)) {
-    throw new ConfigError(
-      `${key}: expected an identifier ([A-Za-z_][A-Za-z0-9_]*), found "${name}"`,
-      undefined,
-      key,
-      '[A-Za-z_][A-Za-z0-9_]*',
-      name,
-    )
-  }
+  assertIdentifier(name, key)
   return name
 }
 

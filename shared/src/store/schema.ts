@@ -310,7 +310,8 @@ ENGINE = Distributed(${cluster}, ${db}, ${table.name}${LOCAL_SUFFIX}, ${SHARDING
   return out
 }
 
-function assertIdentifier(name: string, key: string): void {
+/** Throws a ConfigError naming `key` unless `name` is a plain SQL identifier (it goes into SQL text). */
+export function assertIdentifier(name: string, key: string): void {
   if (!IDENTIFIER.test(name)) {
     throw new ConfigError(
       `${key}: expected an identifier ([A-Za-z_][A-Za-z0-9_]*), found "${name}"`,

@@ -41,6 +41,7 @@ import { IntentLog } from './sinks/clickhouse/intent-log.js'
 import { createSampleSink } from './sinks/clickhouse/create-sink.js'
 import type { SampleSink } from './sinks/clickhouse/sample-sink.js'
 import { SeriesResolver } from './sinks/clickhouse/series-resolver.js'
+import { RollupCoordinator } from './rollups/coordinator.js'
 import { writeSeriesRows } from './sinks/clickhouse/series-writer.js'
 import { DecodeCache } from '@tidewatch/shared'
 import { DeadLetterPublisher } from './sinks/dlq/dead-letters.js'
@@ -102,6 +103,13 @@ export async function startAggregator(
   const sink: SampleSink = createSampleSink(config.store, store)
   const resolver = new SeriesResolver({ maxSeriesPerMetric: config.pipeline.max_series_per_metric })
   const decodeCache = new DecodeCache()
+  const rollups = new RollupCoordinator({
+    store,
+    clock,
+    logger: logger.child({ component: 'rollups' }),
+    graceMs: config.pipeline.rollup_grace,
+    intervalMs: config.pipeline.rollup_interval,
+  })
   let nats: NatsConnection | undefined
   let http: EmbeddedHttp | undefined
   let admin: AdminServer | undefined
@@ -114,11 +122,13 @@ export async function startAggregator(
     await admin?.close().catch(() => undefined)
     await nats?.drain().catch(() => undefined)
     await http?.close().catch(() => undefined)
+    await rollups.stop()
     await sink.close().catch(() => undefined)
     await store.close().catch(() => undefined)
   }
   try {
     await migrate(store, { retention: config.retention, logger })
+    await rollups.start()
     if (store.kind === 'embedded' && config.http.enabled) {
       http = await startEmbeddedHttp(config, store, logger, { nats: () => nats })
     }
@@ -170,6 +180,7 @@ export async function startAggregator(
         store,
         sink,
         resolver,
+        rollups,
         decodeCache,
         partition,
         logger,
@@ -333,6 +344,7 @@ async function runPartition(args: {
   store: Store
   sink: SampleSink
   resolver: SeriesResolver
+  rollups: RollupCoordinator
   decodeCache: DecodeCache
   partition: number
   logger: Logger
@@ -371,6 +383,7 @@ async function runPartition(args: {
     intentLog: new IntentLog(store.client, store.database, consumerName),
     sink: args.sink,
     resolver: args.resolver,
+    rollups: args.rollups,
     writeSeries: (rows) => writeSeriesRows(store.client, store.database, rows),
     clock,
     logger: logger.child({ component: 'committer' }),

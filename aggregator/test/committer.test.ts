@@ -94,6 +94,7 @@ function committerFor(
     intentLog: store.intentLog,
     sink: store.sink,
     writeSeries: async () => undefined,
+    rollups: { withWatermark: (work) => work(0) },
     resolver: new SeriesResolver({ maxSeriesPerMetric: 1_000_000 }),
     clock,
     logger: silentLogger,
@@ -153,7 +154,7 @@ describe('BatchCommitter', () => {
     const store = memoryStore()
     // A crash after the intent and the data, before the commit record and the acks.
     await store.intentLog.recordIntent('METRICS/test:1-3:3', [1, 2, 3])
-    await store.sink.writeSamples('METRICS/test:1-3:3', { length: 3 } as SampleColumns)
+    await store.sink.writeSamples('METRICS/test:1-3:3', { length: 3 } as SampleColumns, 0)
 
     const committer = committerFor(store)
     const first = [message(3, true), message(1, true), message(9, false)]

@@ -1,12 +1,17 @@
 /*
- * npm run bench:insert — what one micro-batch insert costs in the embedded store, with and without
- * the materialized views that derive samples_1m and samples_1h from each raw insert block.
- * 500,000 samples of distinct series (one sample each, as one tick of 5,000 hosts), 3 rounds each.
+ * npm run bench:insert — what the store work costs in the embedded store:
+ *   - one micro-batch: 500,000 samples of distinct series (one tick of 5,000 hosts) into samples_raw,
+ *     3 rounds (what every commit does);
+ *   - the same insert through a view deriving samples_1m from every insert block, the design this
+ *     project used first (for comparison);
+ *   - the minute roll-up: 6 ticks of the same 500,000 series in one minute (3 million raw rows)
+ *     rolled into samples_1m and, through samples_1h_mv, samples_1h (what the roll-up job does once
+ *     per minute).
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createStore, migrate, retentionSchema, storeSchema } from '@tidewatch/shared'
+import { createStore, migrate, retentionSchema, rollUpMinute, storeSchema } from '@tidewatch/shared'
 import { ArrowSampleSink } from '../sinks/clickhouse/arrow-sink.js'
 import type { SampleColumns } from '../sinks/clickhouse/columns.js'
 
@@ -15,13 +20,13 @@ const dir = mkdtempSync(join(tmpdir(), 'tidewatch-insert-bench-'))
 const store = createStore(storeSchema.parse({ url: `chdb://${dir}` }))
 const sink = new ArrowSampleSink(dir, 'tidewatch')
 
-function tick(n: number): SampleColumns {
+function tick(n: number, base = Date.now() - 3_600_000): SampleColumns {
   const seriesIds = new BigInt64Array(ROWS)
   const words = new Uint32Array(seriesIds.buffer)
   const timestampsMs = new Float64Array(ROWS)
   const values = new Float64Array(ROWS)
   const metricIndex = new Int32Array(ROWS)
-  const at = Date.now() - 3_600_000 + n * 10_000
+  const at = base + n * 10_000
   for (let i = 0; i < ROWS; i++) {
     words[2 * i] = Math.imul(i, 2654435761) >>> 0
     words[2 * i + 1] = i % 977
@@ -43,7 +48,7 @@ async function rounds(label: string, first: number): Promise<void> {
   for (let round = 0; round < 3; round++) {
     const columns = tick(first + round)
     const started = performance.now()
-    await sink.writeSamples(`bench-insert:${label}:${round}`, columns)
+    await sink.writeSamples(`bench-insert:${label}:${round}`, columns, 0)
     const ms = performance.now() - started
     process.stdout.write(
       `insert ${label}: ${ms.toFixed(0)} ms per ${ROWS} rows (${Math.round(ROWS / (ms / 1000))} rows/s)\n`,
@@ -53,11 +58,23 @@ async function rounds(label: string, first: number): Promise<void> {
 
 try {
   await migrate(store, { retention: retentionSchema.parse({}) })
-  await rounds('with the 1m and 1h views', 0)
-  await store.client.command({ query: 'DROP VIEW tidewatch.samples_1h_mv' })
-  await rounds('with the 1m view only', 10)
-  await store.client.command({ query: 'DROP VIEW tidewatch.samples_1m_mv' })
-  await rounds('raw only', 20)
+  await rounds('raw only (each commit)', 0)
+  await store.client.command({
+    query: `CREATE MATERIALIZED VIEW tidewatch.bench_1m_per_insert TO tidewatch.samples_1m AS
+      SELECT metric, series_id, toStartOfMinute(ts) AS ts, count() AS count, sum(value) AS sum, min(value) AS min,
+             max(value) AS max, max((ts, value)) AS last
+      FROM tidewatch.samples_raw GROUP BY metric, series_id, ts`,
+  })
+  await rounds('raw + a 1m view per insert block (the first design)', 10)
+  await store.client.command({ query: 'DROP VIEW tidewatch.bench_1m_per_insert' })
+  const minuteMs = Math.floor((Date.now() - 7_200_000) / 60_000) * 60_000
+  for (let n = 0; n < 6; n++) await sink.writeSamples(`bench-minute:${n}`, tick(n, minuteMs), 0)
+  const started = performance.now()
+  await rollUpMinute(store.client, 'tidewatch', minuteMs / 1000)
+  const ms = performance.now() - started
+  process.stdout.write(
+    `roll-up of one minute (${6 * ROWS} raw rows -> ${ROWS} 1m rows, + samples_1h_mv): ${ms.toFixed(0)} ms (${Math.round((6 * ROWS) / (ms / 1000))} raw rows/s)\n`,
+  )
 } finally {
   await sink.close()
   await store.close()

@@ -352,20 +352,19 @@ function hostCpu(d: Dialect): string {
  *
  * "Now" does not follow the range (so a range ending up to 30 days back works too): CPU over the
  * hours overlapping the hour before `to` (the hourly tier), "reporting" a CPU sample in the 3
- * minutes before `to` (the 1-minute tier), "silent" reported in the 24 hours before `to`, not since.
+ * minutes before `to` (the raw tier), "silent" reported in the 24 hours before `to`, not since.
  */
 export function fleetPage(d: Dialect): Page {
   // One pass, no join. The hourly tier names the hosts of the last 24 hours and gives their CPU
-  // over the hours overlapping the last hour; the 1-minute tier says who reported in the last 3
-  // minutes (its ts column only: reading a value column there would decompress a whole granule
-  // per host, about 8 million rows for 1,000 hosts).
+  // over the hours overlapping the last hour; the raw tier says who reported in the last 3 minutes
+  // (its ts column only; the 1-minute tier trails by the roll-up grace, so it cannot say it).
   const hostStatus = `SELECT series_id, max(recent) AS ok, sum(s) / sum(c) AS cpu FROM (
       SELECT series_id, toUInt8(0) AS recent, if(ts >= toStartOfHour(toDateTime(${d.to}) - INTERVAL 1 HOUR), sum, 0) AS s,
         if(ts >= toStartOfHour(toDateTime(${d.to}) - INTERVAL 1 HOUR), count, 0) AS c
       FROM ${d.db}.samples_1h
       WHERE metric = '${CPU}' AND ts >= toStartOfHour(toDateTime(${d.to}) - INTERVAL 24 HOUR) AND ts < toDateTime(${d.to})
       UNION ALL
-      SELECT series_id, toUInt8(1) AS recent, toFloat64(0) AS s, toUInt64(0) AS c FROM ${d.db}.samples_1m
+      SELECT series_id, toUInt8(1) AS recent, toFloat64(0) AS s, toUInt64(0) AS c FROM ${d.db}.samples_raw
       WHERE metric = '${CPU}' AND ts >= toDateTime(${d.to}) - INTERVAL 3 MINUTE AND ts < toDateTime(${d.to})
     )
     GROUP BY series_id`

@@ -1,4 +1,4 @@
-import { seriesId, type Labels, type Store } from '@tidewatch/shared'
+import { rollupSql, seriesId, type Labels, type Store } from '@tidewatch/shared'
 import { hostLabels, prng } from '@tidewatch/shared/bench-data'
 
 /**
@@ -14,7 +14,7 @@ import { hostLabels, prng } from '@tidewatch/shared/bench-data'
  * JavaScript and shipping them in would take minutes; the engine does it in seconds.
  *
  *   [now - rollupDays, rawStart): samples_1m rows written directly (samples_1h follows by its view)
- *   [rawStart, now):              samples_raw every 10 s (samples_1m and samples_1h follow by their views)
+ *   [rawStart, now):              samples_raw every 10 s, rolled up into samples_1m (samples_1h by its view)
  */
 export interface DashboardDataOptions {
   hosts: number
@@ -252,6 +252,11 @@ FROM (
 SELECT g.metric, g.series_id, toDateTime64(${tick} + g.phase * 9.99, 3) AS ts, ${value(tick)}
 FROM ${gen} AS g CROSS JOIN numbers(${ticks}) AS n
 WHERE ${alive(tick)} AND ${tick} + g.phase * 9.99 < ${nowSec}`,
+    clickhouse_settings: { max_block_size: '1000000', min_insert_block_size_rows: '1000000' },
+  })
+  // The aggregator rolls closed minutes up from samples_raw; generated data does it in one go.
+  await store.client.command({
+    query: rollupSql(db, rawStartSec, Math.ceil((nowSec + 1) / 60) * 60),
     clickhouse_settings: { max_block_size: '1000000', min_insert_block_size_rows: '1000000' },
   })
   await store.client.command({ query: `DROP TABLE ${gen}` })

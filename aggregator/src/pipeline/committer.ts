@@ -9,6 +9,10 @@ import type { SeriesResolver, SeriesRow } from '../sinks/clickhouse/series-resol
 import type { PipelineCounters } from './counters.js'
 import type { CommitLatency } from './commit-latency.js'
 
+export interface LateSampleGate {
+  withWatermark<T>(work: (lateBeforeMs: number) => Promise<T>): Promise<T>
+}
+
 export interface CommitterOptions {
   consumerName: string
   intentLog: IntentLog
@@ -16,6 +20,8 @@ export interface CommitterOptions {
   /** Writes first-seen series rows (the series table). */
   writeSeries: (rows: readonly SeriesRow[]) => Promise<void>
   resolver: SeriesResolver
+  /** Holds the roll-up watermark still while a batch is written (which of its samples are late). */
+  rollups: LateSampleGate
   clock: Clock
   logger: Logger
   counters: PipelineCounters
@@ -124,7 +130,11 @@ export class BatchCommitter {
       }
       // Series rows first: a sample is never queryable by labels before its series row exists.
       await this.retry('insert series', () => this.options.writeSeries(prepared.newSeries))
-      await this.retry('insert samples', () => this.options.sink.writeSamples(token, prepared.columns))
+      await this.retry('insert samples', () =>
+        this.options.rollups.withWatermark((lateBeforeMs) =>
+          this.options.sink.writeSamples(token, prepared.columns, lateBeforeMs),
+        ),
+      )
       await this.retry('record commit', () => this.options.intentLog.recordCommit(token, seqs))
     } finally {
       clearInterval(keepAlive)

@@ -429,6 +429,13 @@ export const aggregatorConfigSchema = z.strictObject({
       micro_batch_max_samples: positiveInt(200_000),
       /** ...or when its oldest message has waited this long. */
       micro_batch_max_wait: duration('500ms'),
+      /**
+       * A minute is rolled up into samples_1m once it ended this long ago; samples arriving later are
+       * written as 1-minute partials with their batch.
+       */
+      rollup_grace: duration('2m'),
+      /** How often closed minutes are looked for and rolled up. */
+      rollup_interval: duration('10s'),
       /** New series one metric may gain per aggregator process; beyond it samples are refused and counted. */
       max_series_per_metric: positiveInt(1_000_000),
       /** Delay before a message whose insert failed is redelivered. */

@@ -33,3 +33,4 @@ export {
   TIER_TABLES,
   type Tier,
 } from './queries.js'
+export * from './rollup.js'

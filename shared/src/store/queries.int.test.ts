@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { retentionSchema, storeSchema } from '../config/schema.js'
 import { seriesId, type Labels } from '../series.js'
 import { groupAverageQuery, hostSeriesQuery, tierFor, type Tier } from './queries.js'
+import { rollUpMinutes } from './rollup.js'
 import { migrate } from './schema.js'
 import { createStore, type Store } from './store.js'
 
@@ -79,9 +80,7 @@ beforeAll(async () => {
       last_seen: Math.floor(HOUR / 1000) + 3599,
     })),
   })
-  // Two inserts, so every minute (and hour) holds two unmerged partial rows, as when several
-  // micro-batches or replicas wrote it: the queries must merge them. samples_1m_mv and samples_1h_mv
-  // derive the rollup tiers from the raw inserts.
+  // Two inserts, then each minute rolled up, as the aggregator does; the queries re-aggregate.
   for (const half of [0, 1]) {
     await insertTsv(
       'samples_raw',
@@ -92,6 +91,7 @@ beforeAll(async () => {
       ),
     )
   }
+  await rollUpMinutes(store.client, DB, HOUR / 1000, (HOUR + 60 * MIN) / 1000)
 })
 
 afterAll(async () => {

@@ -9,7 +9,8 @@ import type { Store } from './store.js'
  * and types are a contract; codecs and settings are not.
  *
  *   insert ──► samples_raw      (TTL retention.raw, 7d)
- *   insert ──► samples_raw ──► samples_1m_mv ──► samples_1m ──► samples_1h_mv ──► samples_1h   (TTL retention.rollup_1m 30d / rollup_1h 365d)
+ *   samples_raw ──(rollup job: each closed minute once, see rollup.ts)──► samples_1m ──► samples_1h_mv ──► samples_1h
+ *   (TTL retention.rollup_1m 30d / rollup_1h 365d); late samples reach samples_1m as partials with their batch
  *   samples_range(metric, from, to, now): parameterized view reading the tier tierFor picks
  *   insert ──► series           (TTL last_seen + retention.rollup_1h)
  *   insert ──► ingest_batches   (TTL 2 days; the aggregator's intent log)
@@ -163,23 +164,6 @@ SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = ${DEDUP_
   }
   // Qualified source columns: an unqualified `min(min) AS min` would resolve the inner `min` to
   // the alias and nest an aggregate in itself.
-  // The 1-minute partials are computed by the store from each raw insert block: one insert (one
-  // deduplication token) feeds every tier, and a late sample lands in the minute its timestamp names.
-  const samples1mMv: TableDdl = {
-    name: 'samples_1m_mv',
-    create: `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.samples_1m_mv TO ${db}.samples_1m
-AS SELECT
-    r.metric AS metric,
-    r.series_id AS series_id,
-    toStartOfMinute(r.ts) AS ts,
-    count() AS count,
-    sum(r.value) AS sum,
-    min(r.value) AS min,
-    max(r.value) AS max,
-    max((r.ts, r.value)) AS last
-FROM ${db}.samples_raw AS r
-GROUP BY metric, series_id, ts`,
-  }
   const samples1hMv: TableDdl = {
     name: 'samples_1h_mv',
     create: `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.samples_1h_mv TO ${db}.samples_1h
@@ -214,7 +198,7 @@ TTL created + toIntervalDay(2)`,
   }
   // CREATE OR REPLACE: the view's tier guards carry the retention, so every migration rewrites it.
   const samplesRange: TableDdl = { name: RANGE_VIEW, create: samplesRangeView(db, retention) }
-  return [series, samplesRaw, samples1m, samples1h, samples1mMv, samples1hMv, samplesRange, ingestBatches]
+  return [series, samplesRaw, samples1m, samples1h, samples1hMv, samplesRange, ingestBatches]
 }
 
 export interface SchemaOptions {
@@ -367,6 +351,9 @@ export async function migrate(store: Store, options: MigrateOptions): Promise<Mi
     const features = await engineFeatures(store)
     const statements = schemaDdl(db, options.retention, features, schemaOptions)
     await store.client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}${onCluster}` })
+    // Earlier schemas derived samples_1m from every raw insert block through this view; the rollup
+    // job replaced it (one 1-minute row per series and minute instead of one per insert).
+    await store.client.command({ query: `DROP VIEW IF EXISTS ${db}.samples_1m_mv${onCluster}` })
     for (const table of statements) await store.client.command({ query: table.create })
     const result = await store.client.query({
       query: 'SELECT name, engine_full FROM system.tables WHERE database = {db:String}',

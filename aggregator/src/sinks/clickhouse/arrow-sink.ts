@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import type { SampleColumns } from './columns.js'
-import { dedupSettings, sqlString, type SampleSink } from './sample-sink.js'
+import { dedupSettings, hasLateSamples, sqlString, type SampleSink } from './sample-sink.js'
 
 /** The part of chdb's API this sink uses; typed here because chdb's ESM entry does not export it. */
 interface ChdbSession {
@@ -22,7 +22,7 @@ interface ArrowInputModule {
     name: string,
     columns: ArrowColumn[],
     options: { session: { _handle: unknown } },
-  ): { close(): void }
+  ): { close(): void; refresh(): void }
 }
 
 // chdb attaches registerArrowTable to its CommonJS exports lazily, which some loaders miss; its own
@@ -51,7 +51,7 @@ export class ArrowSampleSink implements SampleSink {
     private readonly database: string,
   ) {}
 
-  async writeSamples(token: string, columns: SampleColumns): Promise<void> {
+  async writeSamples(token: string, columns: SampleColumns, lateBeforeMs: number): Promise<void> {
     if (columns.length === 0) return
     this.session ??= new chdb.Session(this.path)
     const session = this.session
@@ -78,6 +78,19 @@ export class ArrowSampleSink implements SampleSink {
          FROM arrowstream('${table}')
          SETTINGS ${settings}`,
       )
+      if (hasLateSamples(columns, lateBeforeMs)) {
+        // The engine consumed the Arrow data: register it again for the second read.
+        handle.refresh()
+        await session.queryAsync(
+          `INSERT INTO ${this.database}.samples_1m (metric, series_id, ts, count, sum, min, max, last)
+           SELECT m, sid, toStartOfMinute(t), count(), sum(v), min(v), max(v), max((t, v))
+           FROM (SELECT arrayElement(${metrics}, metric + 1) AS m, reinterpretAsUInt64(series_id) AS sid,
+                        fromUnixTimestamp64Milli(toInt64(ts)) AS t, value AS v
+                 FROM arrowstream('${table}') WHERE ts < ${Math.floor(lateBeforeMs)})
+           GROUP BY m, sid, toStartOfMinute(t)
+           SETTINGS ${settings}`,
+        )
+      }
     } finally {
       handle.close()
     }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
@@ -157,5 +157,18 @@ describe('docker-compose.yml', () => {
   it('provisions Grafana from grafana/provisioning and grafana/dashboards', () => {
     const grafana = binds(services.grafana ?? {}).map(([source]) => source)
     expect(grafana).toEqual(['./grafana/provisioning', './grafana/dashboards'])
+  })
+
+  it('sets every ${VAR} the Grafana provisioning files read', () => {
+    const dir = join(ROOT, 'grafana', 'provisioning')
+    const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => /\.ya?ml$/.test(f))
+    const used = new Set(
+      files.flatMap((f) =>
+        [...readFileSync(join(dir, f), 'utf8').matchAll(/\$\{([A-Z0-9_]+)\}/g)].map((m) => m[1]!),
+      ),
+    )
+    expect(used.size).toBeGreaterThan(0)
+    const available = { ...envExample, ...services.grafana?.environment }
+    for (const name of used) expect(available, name).toHaveProperty(name)
   })
 })

@@ -109,6 +109,7 @@ export async function startAggregator(
     logger: logger.child({ component: 'rollups' }),
     graceMs: config.pipeline.rollup_grace,
     intervalMs: config.pipeline.rollup_interval,
+    startupHoldMs: config.consumer.ack_wait,
   })
   let nats: NatsConnection | undefined
   let http: EmbeddedHttp | undefined

@@ -130,8 +130,10 @@ export class BatchCommitter {
       }
       // Series rows first: a sample is never queryable by labels before its series row exists.
       await this.retry('insert series', () => this.options.writeSeries(prepared.newSeries))
-      await this.retry('insert samples', () =>
-        this.options.rollups.withWatermark((lateBeforeMs) =>
+      // The watermark holds still across every attempt: a minute is never rolled up between an
+      // attempt that inserted these raw rows and a retry that would then call them late.
+      await this.options.rollups.withWatermark((lateBeforeMs) =>
+        this.retry('insert samples', () =>
           this.options.sink.writeSamples(token, prepared.columns, lateBeforeMs),
         ),
       )

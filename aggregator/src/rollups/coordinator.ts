@@ -8,6 +8,12 @@ export interface RollupCoordinatorOptions {
   graceMs: number
   /** How often the job looks for closed minutes. */
   intervalMs: number
+  /**
+   * No roll-up until this long after start: messages the previous run left uncommitted come back
+   * (after the consumer's ack_wait) and must be re-sent with the watermark they were first sent
+   * under, before their minutes are rolled up.
+   */
+  startupHoldMs: number
 }
 
 /**
@@ -19,7 +25,8 @@ export interface RollupCoordinatorOptions {
  * in this process, so no sample is counted twice or missed here. Across replicas, each rolls up on
  * its own and the per-minute token makes the second roll-up of a minute a no-op; the window left is
  * a sample more than `grace` late committed by one replica just after another rolled its minute
- * and before this one's watermark moved (one job interval at most).
+ * and before this one's watermark moved (one job interval at most), and a batch a dead replica had
+ * inserted but not committed, re-sent by another replica after that replica rolled its minute.
  */
 export class RollupCoordinator {
   private watermarkSec = 0
@@ -31,7 +38,10 @@ export class RollupCoordinator {
 
   constructor(private readonly options: RollupCoordinatorOptions) {}
 
+  private startedAtMs = 0
+
   async start(): Promise<void> {
+    this.startedAtMs = this.options.clock.now()
     const last = await lastRolledMinute(this.options.store.client, this.options.store.database)
     const firstOpen = Math.floor((this.options.clock.now() - this.options.graceMs) / 60_000) * 60
     // Resume after the last minute anyone rolled up; a fresh store starts at the open minutes, and
@@ -53,6 +63,7 @@ export class RollupCoordinator {
   /** Rolls up every minute closed by now (tests and shutdown call it directly). */
   rollUpClosedMinutes(): Promise<void> {
     return this.exclusive(async () => {
+      if (this.options.clock.now() < this.startedAtMs + this.options.startupHoldMs) return
       const closedBefore = Math.floor((this.options.clock.now() - this.options.graceMs) / 60_000) * 60
       while (this.watermarkSec + 60 <= closedBefore && !this.stopped) {
         await rollUpMinute(this.options.store.client, this.options.store.database, this.watermarkSec)

@@ -391,6 +391,7 @@ async function runPartition(args: {
     counters,
     signal: abort.signal,
     workingIntervalMs: Math.max(1_000, Math.floor(config.consumer.ack_wait / 3)),
+    retryBaseDelayMs: config.pipeline.retry_delay,
     recoveryRecheckMs: 5_000,
     latency: args.latency,
   })

@@ -29,6 +29,8 @@ export interface CommitterOptions {
   signal: AbortSignal
   /** How often to tell JetStream a message is still being worked on while the store is failing. */
   workingIntervalMs: number
+  /** First wait before a failed store write is retried; doubles up to 5 s. */
+  retryBaseDelayMs?: number
   /** Held redelivered batches are re-checked for a commit after this long. */
   recoveryRecheckMs: number
   /** Where the time each micro-batch took to commit is recorded (self metrics). */
@@ -159,6 +161,7 @@ export class BatchCommitter {
   private async retry<T>(what: string, operation: () => Promise<T>): Promise<T> {
     return retryUntilAborted(operation, {
       signal: this.options.signal,
+      ...(this.options.retryBaseDelayMs !== undefined ? { baseDelayMs: this.options.retryBaseDelayMs } : {}),
       maxDelayMs: 5_000,
       onRetry: (error, attempt, delayMs) => {
         this.options.counters.storeErrors++

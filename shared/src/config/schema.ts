@@ -438,8 +438,11 @@ export const aggregatorConfigSchema = z.strictObject({
       rollup_interval: duration('10s'),
       /** New series one metric may gain per aggregator process; beyond it samples are refused and counted. */
       max_series_per_metric: positiveInt(1_000_000),
-      /** Delay before a message whose insert failed is redelivered. */
-      retry_delay: duration('2s'),
+      /**
+       * First wait before a failed store write is retried in place (the batch keeps its messages and
+       * token); it doubles, with jitter, up to 5 s.
+       */
+      retry_delay: duration('200ms'),
     })
     .prefault({}),
   store: storeSchema,

@@ -8,7 +8,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream'
 import { batchId, type MetricBatch } from '@tidewatch/shared'
 import { freePort, startNatsServer, type NatsServerHandle } from '@tidewatch/shared/testing'
-import { encodeBatch, hostBatch, tempDir, totalsOf, waitFor } from './harness.js'
+import { encodeBatch, hostBatch, tempDir, totalsOf, waitFor, queryScalar } from './harness.js'
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const mainTs = join(repoRoot, 'aggregator', 'src', 'main.ts')
@@ -84,11 +84,7 @@ self_metrics_interval = "0s"
     dir.remove()
   })
 
-  const scalar = async (sql: string): Promise<number> => {
-    const result = await store.query({ query: sql, format: 'JSONEachRow' })
-    const rows = await result.json<Record<string, unknown>>()
-    return Number(Object.values(rows[0] ?? { v: NaN })[0])
-  }
+  const scalar = (sql: string): Promise<number> => queryScalar(store, sql)
 
   it('loses no sample and stores none twice, in every tier', async () => {
     const baseMs = Date.now() - 3 * 3_600_000

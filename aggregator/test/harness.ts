@@ -4,8 +4,11 @@ import { dirname, join } from 'node:path'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
+import type { ClickHouseClient } from '@clickhouse/client'
+import type { JetStreamClient } from '@nats-io/jetstream'
 import {
   aggregatorConfigSchema,
+  batchId,
   encodeBatch,
   type AggregatorConfig,
   type MetricBatch,
@@ -220,4 +223,18 @@ export function expectedTotals(batches: MetricBatch[]): Record<string, number> {
     '1h_min': t.min,
     '1h_max': t.max,
   }
+}
+
+/** The first column of the first row of `sql`, as a number (NaN when there is no row). */
+export async function queryScalar(client: ClickHouseClient, sql: string): Promise<number> {
+  const result = await client.query({ query: sql, format: 'JSONEachRow' })
+  const rows = await result.json<Record<string, unknown>>()
+  return Number(Object.values(rows[0] ?? { v: NaN })[0])
+}
+
+/** Publishes a batch the way an (unpartitioned) agent does: its subject and its batch id. */
+export async function publishBatch(js: JetStreamClient, batch: MetricBatch): Promise<void> {
+  await js.publish(`metrics.in.${batch.agentId}`, encodeBatch(batch), {
+    msgID: batchId(batch.agentId, batch.seq),
+  })
 }

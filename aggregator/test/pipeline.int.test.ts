@@ -2,17 +2,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connect } from '@nats-io/transport-node'
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/transport-node'
-import { batchId, type MetricBatch } from '@tidewatch/shared'
+import type { MetricBatch } from '@tidewatch/shared'
 import { startNatsServer, type NatsServerHandle } from '@tidewatch/shared/testing'
 import { startAggregator, type RunningAggregator } from '../src/index.js'
 import {
-  encodeBatch,
   hostBatch,
   silentLogger,
   tempDir,
   testAggregatorConfig,
   totalsOf,
   waitFor,
+  queryScalar,
+  publishBatch,
 } from './harness.js'
 
 describe('agent batches -> JetStream -> aggregator -> ClickHouse (real nats-server, real chDB)', () => {
@@ -23,16 +24,8 @@ describe('agent batches -> JetStream -> aggregator -> ClickHouse (real nats-serv
   const store = tempDir('tidewatch-agg-')
   const baseMs = Date.now() - 30 * 60_000
 
-  const scalar = async (sql: string): Promise<number> => {
-    const result = await aggregator.store.client.query({ query: sql, format: 'JSONEachRow' })
-    const rows = await result.json<Record<string, unknown>>()
-    return Number(Object.values(rows[0] ?? { v: NaN })[0])
-  }
-  const publish = async (batch: MetricBatch): Promise<void> => {
-    await js.publish(`metrics.in.${batch.agentId}`, encodeBatch(batch), {
-      msgID: batchId(batch.agentId, batch.seq),
-    })
-  }
+  const scalar = (sql: string): Promise<number> => queryScalar(aggregator.store.client, sql)
+  const publish = (batch: MetricBatch): Promise<void> => publishBatch(js, batch)
 
   beforeAll(async () => {
     nats = await startNatsServer()

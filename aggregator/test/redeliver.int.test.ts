@@ -25,6 +25,7 @@ import {
   tempDir,
   testAggregatorConfig,
   waitFor,
+  queryScalar,
 } from './harness.js'
 
 describe('a committed message delivered again by hand is not counted twice (real nats-server, real chDB)', () => {
@@ -50,11 +51,7 @@ describe('a committed message delivered again by hand is not counted twice (real
     store.remove()
   })
 
-  const scalar = async (sql: string): Promise<number> => {
-    const result = await aggregator!.store.client.query({ query: sql, format: 'JSONEachRow' })
-    const rows = await result.json<Record<string, unknown>>()
-    return Number(Object.values(rows[0] ?? { v: NaN })[0])
-  }
+  const scalar = (sql: string): Promise<number> => queryScalar(aggregator!.store.client, sql)
   /** Deletes the durable consumer and creates it again from the stream's first message: every ack forgotten. */
   const resetConsumer = async (): Promise<void> => {
     const manager = await jetstreamManager(client)

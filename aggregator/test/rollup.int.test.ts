@@ -4,7 +4,7 @@ import { jetstream, type JetStreamClient } from '@nats-io/jetstream'
 import { batchId, encodeBatch, ManualClock, type MetricBatch } from '@tidewatch/shared'
 import { startNatsServer, type NatsServerHandle } from '@tidewatch/shared/testing'
 import { startAggregator, type RunningAggregator } from '../src/index.js'
-import { silentLogger, tempDir, testAggregatorConfig, waitFor } from './harness.js'
+import { silentLogger, tempDir, testAggregatorConfig, waitFor, queryScalar } from './harness.js'
 
 /**
  * The 1-minute tier comes from a roll-up of each closed minute, and from partials for samples that
@@ -37,10 +37,7 @@ describe('minute roll-ups and late samples (real nats-server, real chDB)', () =>
     dir.remove()
   })
 
-  const scalar = async (sql: string): Promise<number> => {
-    const result = await aggregator.store.client.query({ query: sql, format: 'JSONEachRow' })
-    return Number(Object.values((await result.json<Record<string, unknown>>())[0] ?? {})[0])
-  }
+  const scalar = (sql: string): Promise<number> => queryScalar(aggregator.store.client, sql)
   const batch = (seq: number, offsetsMs: number[], value: (i: number) => number): MetricBatch => ({
     agentId: 'roller',
     seq,

@@ -25,6 +25,7 @@ import {
   storedTotals,
   tempDir,
   waitFor,
+  queryScalar,
 } from './harness.js'
 
 const PARTITIONS = 6
@@ -98,11 +99,7 @@ lease_ttl = "3s"
     dir.remove()
   })
 
-  const scalar = async (sql: string): Promise<number> => {
-    const result = await reader.query({ query: sql, format: 'JSONEachRow' })
-    const rows = await result.json<Record<string, unknown>>()
-    return Number(Object.values(rows[0] ?? { v: NaN })[0])
-  }
+  const scalar = (sql: string): Promise<number> => queryScalar(reader, sql)
   const owners = async (kv: KV): Promise<Map<number, string>> => {
     const found = new Map<number, string>()
     for (let k = 0; k < PARTITIONS; k++) {

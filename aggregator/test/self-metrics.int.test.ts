@@ -1,17 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream'
-import { batchId, type MetricBatch } from '@tidewatch/shared'
+import type { MetricBatch } from '@tidewatch/shared'
 import { startNatsServer, type NatsServerHandle } from '@tidewatch/shared/testing'
 import { startAggregator, type RunningAggregator } from '../src/index.js'
 import {
-  encodeBatch,
   hostBatch,
   silentLogger,
   tempDir,
   testAggregatorConfig,
   totalsOf,
   waitFor,
+  queryScalar,
+  publishBatch,
 } from './harness.js'
 
 /** The value of one Prometheus sample line (`name{labels} value`), or undefined. */
@@ -28,16 +29,8 @@ describe('aggregator admin endpoint and self metrics (real nats-server, real chD
   const store = tempDir('tidewatch-agg-self-')
   const baseMs = Date.now() - 10 * 60_000
 
-  const scalar = async (sql: string): Promise<number> => {
-    const result = await aggregator.store.client.query({ query: sql, format: 'JSONEachRow' })
-    const rows = await result.json<Record<string, unknown>>()
-    return Number(Object.values(rows[0] ?? { v: NaN })[0])
-  }
-  const publish = async (batch: MetricBatch): Promise<void> => {
-    await js.publish(`metrics.in.${batch.agentId}`, encodeBatch(batch), {
-      msgID: batchId(batch.agentId, batch.seq),
-    })
-  }
+  const scalar = (sql: string): Promise<number> => queryScalar(aggregator.store.client, sql)
+  const publish = (batch: MetricBatch): Promise<void> => publishBatch(js, batch)
 
   beforeAll(async () => {
     nats = await startNatsServer()

@@ -27,6 +27,7 @@ import {
   storedTotals,
   tempDir,
   waitFor,
+  queryScalar,
 } from './harness.js'
 
 const WRITER = { user: 'writer', password: 'outage-secret' }
@@ -66,11 +67,7 @@ describe('the store stops while data flows, then starts again (real nats-server,
     dir.remove()
   })
 
-  const scalar = async (sql: string): Promise<number> => {
-    const result = await reader.query({ query: sql, format: 'JSONEachRow' })
-    const rows = await result.json<Record<string, unknown>>()
-    return Number(Object.values(rows[0] ?? { v: NaN })[0])
-  }
+  const scalar = (sql: string): Promise<number> => queryScalar(reader, sql)
 
   it('holds at most max_ack_pending messages and a flat heap while the store is down, and stores every sample once', async () => {
     const config = aggregatorConfigSchema.parse({

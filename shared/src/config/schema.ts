@@ -43,6 +43,8 @@ export const duration = (defaultText: string) =>
     })
 
 const positiveInt = (defaultValue: number) => z.number().int().positive().default(defaultValue)
+/** A list of non-empty strings; empty by default. */
+const stringList = (defaults: string[] = []) => z.array(z.string().min(1)).default(defaults)
 
 export const logSchema = z
   .strictObject({
@@ -288,18 +290,18 @@ export const agentConfigSchema = z.strictObject({
         .strictObject({
           ...inputCommon(true),
           /** Only these mount points; empty: every mount whose fstype is not in ignore_fs. */
-          mount_points: z.array(z.string().min(1)).default([]),
+          mount_points: stringList(),
           /** Filesystem types never reported (pseudo and read-only image filesystems). */
-          ignore_fs: z.array(z.string().min(1)).default(DEFAULT_IGNORE_FS),
+          ignore_fs: stringList(DEFAULT_IGNORE_FS),
           /** Only these block devices (names as in /proc/diskstats); empty: every whole disk but loop, ram, zram, fd. */
-          devices: z.array(z.string().min(1)).default([]),
+          devices: stringList(),
         })
         .prefault({}),
       net: z
         .strictObject({
           ...inputCommon(true),
           /** Only these interfaces; empty: every interface but the loopback. */
-          interfaces: z.array(z.string().min(1)).default([]),
+          interfaces: stringList(),
         })
         .prefault({}),
       system: z.strictObject({ ...inputCommon(true) }).prefault({}),
@@ -314,7 +316,7 @@ export const agentConfigSchema = z.strictObject({
           token_file: z.string().optional(),
           creds_file: z.string().optional(),
           /** Only these streams; empty: every stream of the account. */
-          streams: z.array(z.string().min(1)).default([]),
+          streams: stringList(),
           /** Also send per-consumer series. */
           consumers: z.boolean().default(true),
         })
@@ -328,7 +330,7 @@ export const agentConfigSchema = z.strictObject({
           password: z.string().default('guest'),
           password_file: z.string().optional(),
           /** Only these queues (names, any vhost); empty: every queue. */
-          queues: z.array(z.string().min(1)).default([]),
+          queues: stringList(),
         })
         .prefault({}),
       redis: z
@@ -342,16 +344,16 @@ export const agentConfigSchema = z.strictObject({
           /** Database the keys below live in (SELECT). */
           db: z.number().int().min(0).default(0),
           /** Keys holding lists: LLEN of each. */
-          lists: z.array(z.string().min(1)).default([]),
+          lists: stringList(),
           /** Keys holding streams: XLEN of each. */
-          streams: z.array(z.string().min(1)).default([]),
+          streams: stringList(),
         })
         .prefault({}),
       prometheus: z
         .strictObject({
           ...inputCommon(false),
           /** Endpoints serving the Prometheus text format. */
-          urls: z.array(z.string().min(1)).default([]),
+          urls: stringList(),
           /** The `job` label of every scraped series (`instance` is each URL's host:port). */
           job: z.string().min(1).default('prometheus'),
           /** Largest response accepted, in bytes. */
@@ -384,7 +386,7 @@ export const aggregatorConfigSchema = z.strictObject({
   rules: z
     .strictObject({
       /** Rule files (config/rules/*.toml) whose threshold and absent rules this aggregator evaluates; relative to the working directory. */
-      files: z.array(z.string().min(1)).default([]),
+      files: stringList(),
       /** How often absent rules (and stale series) are checked against the clock. */
       tick_interval: duration('1s'),
     })
@@ -638,7 +640,7 @@ export const alerterConfigSchema = z.strictObject({
   rules: z
     .strictObject({
       /** Rule files whose query rules (`kind = "query"`) this alerter runs against `store`; relative to the working directory. */
-      files: z.array(z.string().min(1)).default([]),
+      files: stringList(),
     })
     .prefault({}),
   /**

@@ -140,28 +140,20 @@ ORDER BY (metric, series_id, ts)
 TTL toDateTime(ts) + toIntervalSecond(${raw})
 SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = ${DEDUP_WINDOW}`,
   }
-  const samples1m: TableDdl = {
-    name: 'samples_1m',
-    ttl: `ts + toIntervalSecond(${oneMinute})`,
-    create: `CREATE TABLE IF NOT EXISTS ${db}.samples_1m
+  // samples_1m and samples_1h differ only in name and retention.
+  const rollupTable = (name: string, retentionSecs: number): TableDdl => ({
+    name,
+    ttl: `ts + toIntervalSecond(${retentionSecs})`,
+    create: `CREATE TABLE IF NOT EXISTS ${db}.${name}
 ${rollupColumns('DateTime')}
 ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(ts)
 ORDER BY (metric, series_id, ts)
-TTL ts + toIntervalSecond(${oneMinute})
+TTL ts + toIntervalSecond(${retentionSecs})
 SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = ${DEDUP_WINDOW}`,
-  }
-  const samples1h: TableDdl = {
-    name: 'samples_1h',
-    ttl: `ts + toIntervalSecond(${oneHour})`,
-    create: `CREATE TABLE IF NOT EXISTS ${db}.samples_1h
-${rollupColumns('DateTime')}
-ENGINE = AggregatingMergeTree
-PARTITION BY toYYYYMM(ts)
-ORDER BY (metric, series_id, ts)
-TTL ts + toIntervalSecond(${oneHour})
-SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = ${DEDUP_WINDOW}`,
-  }
+  })
+  const samples1m = rollupTable('samples_1m', oneMinute)
+  const samples1h = rollupTable('samples_1h', oneHour)
   // Qualified source columns: an unqualified `min(min) AS min` would resolve the inner `min` to
   // the alias and nest an aggregate in itself.
   const samples1hMv: TableDdl = {

@@ -252,7 +252,8 @@ describe('built-in dashboard in headless Chromium', () => {
       const charts = shown.filter((p) => p.kind === 'timeseries' && p.rows > 0)
       expect(charts.length, `${name}: charts with data`).toBeGreaterThanOrEqual(name === 'queues' ? 2 : 1)
       for (const c of charts) expect(c.canvases, `${name}/${c.id} canvas`).toBeGreaterThan(0)
-      expect(await page.getAttribute('body', 'data-tier')).toBe('raw')
+      // The fleet chart reads its 1-minute rollup (fleet_1m), never raw.
+      expect(await page.getAttribute('body', 'data-tier')).toBe(name === 'fleet' ? '1m' : 'raw')
       await page.screenshot({ path: join(ARTIFACTS, `dashboard-${name}.png`), fullPage: true })
       expect(errors).toEqual([])
       await page.context().close()

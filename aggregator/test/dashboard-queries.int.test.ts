@@ -5,7 +5,7 @@ import { createStore, migrate, retentionSchema, type Store, type Tier } from '@t
 import { expandGrafanaMacros, grafanaDashboards } from '../src/dashboard/grafana.js'
 import { GRAFANA_DASHBOARDS_DIR } from '../src/dashboard/grafana-write.js'
 import { BUILTIN_PAGES, planPage } from '../src/dashboard/pages.js'
-import { FLEET_MINUTE_MAX_RANGE_MS, grafanaDialect, tierGuardSql } from '../src/dashboard/sql.js'
+import { grafanaDialect, tierGuardSql, tierLimitsFor } from '../src/dashboard/sql.js'
 import { generateDashboardData } from '../src/dashboard/testdata.js'
 import { silentLogger, tempDir } from './harness.js'
 
@@ -115,9 +115,9 @@ describe('Grafana dashboards', () => {
         ),
       )
       expect(guards.data[0]).toEqual((['raw', '1m', '1h'] as const).map((t) => (t === range.tier ? 1 : 0)))
-      // The fleet page reads the hourly tier beyond 24 hours.
-      const fleet = grafanaDialect('tidewatch', retention, FLEET_MINUTE_MAX_RANGE_MS)
-      const fleetTier = range.tier === '1m' ? '1h' : range.tier
+      // The fleet page reads its 1-minute rollup up to 24 hours, the hourly tier beyond.
+      const fleet = grafanaDialect('tidewatch', retention, tierLimitsFor('fleet', retention))
+      const fleetTier = range.tier === 'raw' ? '1m' : range.tier === '1m' ? '1h' : range.tier
       const fleetGuards = await run(
         expandGrafanaMacros(
           `SELECT ${(['raw', '1m', '1h'] as const).map((t) => `toUInt8(${tierGuardSql(fleet, t)}) AS \`${t}\``).join(', ')}`,
@@ -156,11 +156,12 @@ describe('Grafana dashboards', () => {
 
 describe('built-in dashboard pages', () => {
   for (const range of RANGES) {
-    it(`over ${range.name}, each page's plan reads ${range.tier} (fleet: 1h beyond 24 h) and every panel returns rows of its shape`, async () => {
+    it(`over ${range.name}, each page's plan reads ${range.tier} (fleet: 1m up to 24 h, 1h beyond) and every panel returns rows of its shape`, async () => {
       const window = { fromMs: nowMs - range.widthMs, toMs: nowMs, nowMs }
       for (const page of BUILTIN_PAGES) {
         const plan = planPage(page, window, { host: 'i1' }, 'tidewatch', retention)
-        expect(plan.tier).toBe(page === 'fleet' && range.tier === '1m' ? '1h' : range.tier)
+        const fleetTier = range.tier === 'raw' ? '1m' : range.tier === '1m' ? '1h' : range.tier
+        expect(plan.tier).toBe(page === 'fleet' ? fleetTier : range.tier)
         for (const panel of plan.panels) {
           const result = await run(panel.sql, plan.params)
           checkShape(panel.kind, result, `${page} / ${panel.id} / ${range.name}`, window)

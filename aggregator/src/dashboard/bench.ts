@@ -10,7 +10,7 @@
  * The store holds (see testdata.ts): 1,000 hosts' cpu.usage_percent (the one series the fleet page
  * reads of every host) for 7 days; the 15 series of the host page for the first 50 hosts; queue
  * series on one host; raw samples for the last 6 hours at 10 s, 1-minute rollups for the days
- * before, 1-hour rollups over all of it.
+ * before, 1-hour rollups over all of it, and the fleet rollup (fleet_1m) its view derives.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -76,7 +76,7 @@ try {
   const generateSecs = (performance.now() - started) / 1000
   started = performance.now()
   if (!reuse) {
-    for (const table of ['samples_raw', 'samples_1m', 'samples_1h', 'series']) {
+    for (const table of ['samples_raw', 'samples_1m', 'samples_1h', 'fleet_1m', 'series']) {
       await store.client.command({ query: `OPTIMIZE TABLE tidewatch.${table} FINAL` })
     }
   }
@@ -84,14 +84,16 @@ try {
   const counts = await (
     await store.client.query({
       query: `SELECT (SELECT count() FROM tidewatch.samples_raw) AS raw, (SELECT count() FROM tidewatch.samples_1m) AS m1,
-        (SELECT count() FROM tidewatch.samples_1h) AS h1, (SELECT count() FROM tidewatch.series) AS series`,
+        (SELECT count() FROM tidewatch.samples_1h) AS h1, (SELECT count() FROM tidewatch.fleet_1m) AS fleet,
+        (SELECT count() FROM tidewatch.series) AS series`,
       format: 'JSONEachRow',
     })
-  ).json<{ raw: number; m1: number; h1: number; series: number }>()
-  const c = counts[0] as { raw: number; m1: number; h1: number; series: number }
+  ).json<{ raw: number; m1: number; h1: number; fleet: number; series: number }>()
+  const c = counts[0] as { raw: number; m1: number; h1: number; fleet: number; series: number }
   console.log(
     `store: ${hosts} hosts (${fullHosts} with all 15 series), ${generated.series} series; ${Number(c.raw).toLocaleString('en')} raw samples (last ${rawHours} h), ` +
-      `${Number(c.m1).toLocaleString('en')} 1-minute rows, ${Number(c.h1).toLocaleString('en')} 1-hour rows over ${days} days; ` +
+      `${Number(c.m1).toLocaleString('en')} 1-minute rows, ${Number(c.h1).toLocaleString('en')} 1-hour rows, ` +
+      `${Number(c.fleet).toLocaleString('en')} fleet rollup rows over ${days} days; ` +
       `generated in ${generateSecs.toFixed(1)} s, OPTIMIZE FINAL ${optimizeSecs.toFixed(1)} s`,
   )
 

@@ -6,7 +6,7 @@ import { matcherMatches } from './alerts.js'
 import { expandGrafanaMacros, grafanaDashboards } from './grafana.js'
 import { createDashboardHandler } from './handler.js'
 import { chTime, planPage } from './pages.js'
-import { bucketSecs, dashboardTier, FLEET_MINUTE_MAX_RANGE_MS, RAW_MAX_RANGE_MS } from './sql.js'
+import { bucketSecs, dashboardTier, RAW_MAX_RANGE_MS, tierLimitsFor } from './sql.js'
 
 const retention = retentionSchema.parse({})
 const HOUR = 3600_000
@@ -31,9 +31,24 @@ describe('dashboardTier', () => {
     expect(dashboardTier(now - 40 * DAY - HOUR, now - 40 * DAY, now, retention)).toBe('1h')
   })
 
-  it('the fleet page reads the hourly tier beyond 24 hours', () => {
-    expect(dashboardTier(now - DAY, now, now, retention, FLEET_MINUTE_MAX_RANGE_MS)).toBe('1m')
-    expect(dashboardTier(now - DAY - 1, now, now, retention, FLEET_MINUTE_MAX_RANGE_MS)).toBe('1h')
+  it('the fleet page never reads raw, reads the 1-minute tier (its fleet rollup) up to 24 hours and the hourly tier beyond', () => {
+    const fleet = tierLimitsFor('fleet', retention)
+    expect(dashboardTier(now - 60_000, now, now, retention, fleet)).toBe('1m')
+    expect(dashboardTier(now - HOUR, now, now, retention, fleet)).toBe('1m')
+    expect(dashboardTier(now, now, now, retention, fleet)).toBe('1m')
+    expect(dashboardTier(now - DAY, now, now, retention, fleet)).toBe('1m')
+    expect(dashboardTier(now - DAY - 1, now, now, retention, fleet)).toBe('1h')
+    const plan = planPage(
+      'fleet',
+      { fromMs: now - 6 * HOUR, toMs: now, nowMs: now },
+      {},
+      'tidewatch',
+      retention,
+    )
+    expect(plan.tier).toBe('1m')
+    expect(plan.step).toBe(120)
+    expect(plan.panels.find((p) => p.id === 'cpu')?.sql).toMatch(/FROM tidewatch\.fleet_1m WHERE/)
+    expect(plan.panels.find((p) => p.id === 'cpu')?.sql).not.toMatch(/samples_raw|samples_1m|samples_1h/)
     expect(
       planPage('fleet', { fromMs: now - 7 * DAY, toMs: now, nowMs: now }, {}, 'tidewatch', retention).tier,
     ).toBe('1h')
@@ -89,8 +104,11 @@ describe('Grafana SQL', () => {
           `${name} / ${panel.title}`,
         ).not.toMatch(/\$__|\$\{/)
         if (panel.type !== 'timeseries') continue
+        // The fleet chart: its rollup up to 24 h, the hourly tier beyond, never raw.
         expect(sql, `${name} / ${panel.title}`).toMatch(
-          /samples_raw[\s\S]*UNION ALL[\s\S]*samples_1m[\s\S]*UNION ALL[\s\S]*samples_1h/,
+          name === 'fleet.json'
+            ? /^(?![\s\S]*samples_raw)[\s\S]*fleet_1m[\s\S]*UNION ALL[\s\S]*samples_1h/
+            : /samples_raw[\s\S]*UNION ALL[\s\S]*samples_1m[\s\S]*UNION ALL[\s\S]*samples_1h/,
         )
       }
     }
@@ -150,7 +168,8 @@ describe('dashboard HTTP handler', () => {
     const res = await fetch(`${base}/dashboard/api/page?page=fleet&from=${now - HOUR}&to=${now}`)
     expect(res.status).toBe(200)
     const plan = (await res.json()) as { tier: string; panels: unknown[] }
-    expect(plan.tier).toBe('raw')
+    // The fleet chart reads its 1-minute rollup, never raw.
+    expect(plan.tier).toBe('1m')
     expect(plan.panels.length).toBeGreaterThan(0)
     expect((await fetch(`${base}/dashboard/api/page?page=nope`)).status).toBe(400)
     expect((await fetch(`${base}/dashboard/api/page?page=fleet&from=${now}&to=${now - 1}`)).status).toBe(400)

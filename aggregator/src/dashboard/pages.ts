@@ -3,8 +3,8 @@ import {
   bucketSecs,
   builtinDialect,
   dashboardTier,
-  minuteMaxFor,
   PAGES,
+  tierLimitsFor,
   type PageId,
   type PanelKind,
 } from './sql.js'
@@ -42,10 +42,10 @@ export function planPage(
   database: string,
   retention: RetentionConfig,
 ): PagePlan {
-  const minuteMaxMs = minuteMaxFor(page, retention)
-  const tier = dashboardTier(range.fromMs, range.toMs, range.nowMs, retention, minuteMaxMs)
+  const limits = tierLimitsFor(page, retention)
+  const tier = dashboardTier(range.fromMs, range.toMs, range.nowMs, retention, limits)
   const step = bucketSecs(range.fromMs, range.toMs, tier)
-  const built = PAGES[page](builtinDialect(database, tier, retention, minuteMaxMs))
+  const built = PAGES[page](builtinDialect(database, tier, retention, limits))
   const params: Record<string, string> = {
     from: chTime(range.fromMs),
     to: chTime(range.toMs),

@@ -1,4 +1,4 @@
-import { tierFor, type RetentionConfig, type Tier } from '@tidewatch/shared'
+import { FLEET_LABEL, tierFor, type RetentionConfig, type Tier } from '@tidewatch/shared'
 
 /**
  * The dashboards' SQL, written once for two dialects:
@@ -9,9 +9,12 @@ import { tierFor, type RetentionConfig, type Tier } from '@tidewatch/shared'
  *
  * The tier rule (`dashboardTier`): the coarser of "by width" (up to 6 h: raw; up to 30 d: 1m;
  * beyond: 1h) and "by age" (`tierFor`: the finest tier still holding `from`). One exception, the
- * fleet page (`minuteMaxFor`): its charts aggregate every host, and 1,000 hosts' 1-minute rows are
- * 1.4 million a day, measured at 300-400 ms on this machine for 1 to 7 days against 20-70 ms from
- * the hourly tier, so it reads the hourly tier beyond 24 hours. Grafana cannot run
+ * fleet page (`tierLimitsFor`): its chart aggregates every host per region, which it reads from
+ * the fleet rollup (fleet_1m: per region and minute, see shared/src/store/schema.ts) for every
+ * range up to 24 hours, never raw, and from the hourly tier beyond. Per host rows are what made
+ * it slow: 1,000 hosts' CPU is 1.4 million 1-minute rows a day, and with the 1-minute table
+ * ordered by series a day's read decodes about 9.6 million (1.2 granules of 8,192 rows per series
+ * of 7 days); 1,440 rows a day per region from fleet_1m. Grafana cannot run
  * TypeScript, so its SQL carries the same rule as constant conditions on the macros: ClickHouse
  * folds the two false guards away and reads no part of those tables (as the `samples_range` view
  * does). The test runs the Grafana SQL with the macros expanded as the plugin expands them.
@@ -31,20 +34,35 @@ const TIER_ORDER: Tier[] = ['raw', '1m', '1h']
 /** The fleet page's widest range on the 1-minute tier (see the file comment). 24 h, in ms. */
 export const FLEET_MINUTE_MAX_RANGE_MS = 24 * 3600_000
 
+/** The widest range (ms) a page reads from raw samples and from the 1-minute tier. */
+export interface TierLimits {
+  rawMaxMs: number
+  minuteMaxMs: number
+}
+
+/** Every page but the fleet: raw up to RAW_MAX_RANGE_MS, 1m up to the 1-minute retention. */
+export function defaultTierLimits(retention: RetentionConfig): TierLimits {
+  return { rawMaxMs: RAW_MAX_RANGE_MS, minuteMaxMs: retention.rollup_1m }
+}
+
 /**
  * The tier a dashboard reads for [from, to) at `now`: the coarser of the width rule (raw up to
- * RAW_MAX_RANGE_MS, 1m up to `minuteMaxMs`, default the 1-minute retention) and `tierFor`.
+ * `limits.rawMaxMs`, 1m up to `limits.minuteMaxMs`) and `tierFor`.
  */
 export function dashboardTier(
   fromMs: number,
   toMs: number,
   nowMs: number,
   retention: RetentionConfig,
-  minuteMaxMs = retention.rollup_1m,
+  limits: TierLimits = defaultTierLimits(retention),
 ): Tier {
   const width = toMs - fromMs
   const byWidth: Tier =
-    width <= RAW_MAX_RANGE_MS ? 'raw' : width <= Math.min(minuteMaxMs, retention.rollup_1m) ? '1m' : '1h'
+    limits.rawMaxMs > 0 && width <= limits.rawMaxMs
+      ? 'raw'
+      : width <= Math.min(limits.minuteMaxMs, retention.rollup_1m)
+        ? '1m'
+        : '1h'
   const byAge = tierFor(fromMs, nowMs, retention)
   return TIER_ORDER[Math.max(TIER_ORDER.indexOf(byWidth), TIER_ORDER.indexOf(byAge))] as Tier
 }
@@ -71,8 +89,8 @@ export interface Dialect {
   variable(name: string): string
   /** Retention the guards encode (guarded dialect only). */
   retention: RetentionConfig
-  /** Widest range read from the 1-minute tier (guarded dialect only); see `dashboardTier`. */
-  minuteMaxMs: number
+  /** Widest ranges read from raw and the 1-minute tier (guarded dialect only); see `dashboardTier`. */
+  limits: TierLimits
 }
 
 /** The built-in dashboard: query parameters `from`, `to` (DateTime64(3)), `step` (UInt32) and `{name:String}` variables. */
@@ -80,7 +98,7 @@ export function builtinDialect(
   db: string,
   tier: Tier,
   retention: RetentionConfig,
-  minuteMaxMs = retention.rollup_1m,
+  limits: TierLimits = defaultTierLimits(retention),
 ): Dialect {
   return {
     db,
@@ -90,7 +108,7 @@ export function builtinDialect(
     tier,
     variable: (name) => `{${name}:String}`,
     retention,
-    minuteMaxMs,
+    limits,
   }
 }
 
@@ -98,7 +116,7 @@ export function builtinDialect(
 export function grafanaDialect(
   db: string,
   retention: RetentionConfig,
-  minuteMaxMs = retention.rollup_1m,
+  limits: TierLimits = defaultTierLimits(retention),
 ): Dialect {
   return {
     db,
@@ -109,7 +127,7 @@ export function grafanaDialect(
     tier: 'guarded',
     variable: (name) => `'\${${name}}'`,
     retention,
-    minuteMaxMs,
+    limits,
   }
 }
 
@@ -117,12 +135,14 @@ export function grafanaDialect(
 export function tierGuardSql(d: Dialect, tier: Tier): string {
   const width = `(toUnixTimestamp(${d.to}) - toUnixTimestamp(${d.from}))`
   const age = `(toUnixTimestamp(now()) - toUnixTimestamp(${d.from}))`
-  const rawMax = Math.floor(RAW_MAX_RANGE_MS / 1000)
+  const rawMax = Math.floor(d.limits.rawMaxMs / 1000)
   const rawAge = Math.floor(d.retention.raw / 1000)
   const oneMinute = Math.floor(d.retention.rollup_1m / 1000)
-  const minuteMax = Math.floor(Math.min(d.minuteMaxMs, d.retention.rollup_1m) / 1000)
-  const raw = `(${width} <= ${rawMax} AND ${age} <= ${rawAge})`
+  const minuteMax = Math.floor(Math.min(d.limits.minuteMaxMs, d.retention.rollup_1m) / 1000)
   const minute = `(${width} <= ${minuteMax} AND ${age} <= ${oneMinute})`
+  // rawMaxMs 0: never raw (the fleet page).
+  if (rawMax <= 0) return tier === 'raw' ? '0' : tier === '1m' ? minute : `NOT ${minute}`
+  const raw = `(${width} <= ${rawMax} AND ${age} <= ${rawAge})`
   if (tier === 'raw') return raw
   if (tier === '1m') return `NOT ${raw} AND ${minute}`
   return `NOT ${raw} AND NOT ${minute}`
@@ -336,18 +356,50 @@ export function hostPage(d: Dialect): Page {
   }
 }
 
-/** Per host CPU per bucket with the host's region: the base of the fleet's time series. Reads count and sum only. */
-function hostCpu(d: Dialect): string {
-  return `SELECT b.t AS t, s.labels['region'] AS region, b.sum / b.count AS cpu
+/**
+ * Per region and bucket the average and p95 of hosts' CPU (columns t, region, avg, p95), from one
+ * tier. 1m: the fleet rollup (fleet_1m, per region and minute: the samples' count and sum and a
+ * t-digest of each host's 1-minute mean), so regions x minutes rows whatever the number of hosts;
+ * the average is over the samples, the p95 over the hosts' 1-minute means in the bucket. raw and
+ * 1h: per host and bucket first (count and sum only), then across the hosts of each region.
+ */
+function fleetCpuBranch(d: Dialect, tier: Tier, guard: string | undefined): string {
+  if (tier === '1m') {
+    const step = `greatest(${d.intervalSecs}, 60)`
+    const cond = [
+      guard,
+      `metric = '${CPU}'`,
+      `ts >= toDateTime(${d.from}) AND ts < toDateTime(${d.to})`,
+    ].filter((c) => c !== undefined)
+    const region = FLEET_LABEL === 'region' ? 'region' : `${FLEET_LABEL} AS region`
+    return `SELECT toDateTime(intDiv(toUnixTimestamp(ts), ${step}) * ${step}) AS t, ${region},
+    sum(sum) / sum(count) AS avg, quantileTDigestMerge(0.95)(means) AS p95
+  FROM ${d.db}.fleet_1m WHERE ${cond.join(' AND ')}
+  GROUP BY t, region`
+  }
+  const where = [guard, `metric = '${CPU}'`].filter((c) => c !== undefined).join(' AND ')
+  return `SELECT t, region, avg(cpu) AS avg, quantile(0.95)(cpu) AS p95
   FROM (
-    ${bucketed(d, `metric = '${CPU}'`)}
-  ) AS b
-  ANY LEFT JOIN ${labelsOf(d, [CPU])} AS s ON s.series_id = b.series_id`
+    SELECT b.t AS t, s.labels['region'] AS region, b.sum / b.count AS cpu
+    FROM (
+      ${bucketed({ ...d, tier }, where)}
+    ) AS b
+    ANY LEFT JOIN ${labelsOf(d, [CPU])} AS s ON s.series_id = b.series_id
+  )
+  GROUP BY t, region`
+}
+
+/** fleetCpuBranch of the dialect's tier, or (Grafana) of each tier the page's limits can pick, under its guard. */
+function fleetCpu(d: Dialect): string {
+  if (d.tier !== 'guarded') return fleetCpuBranch(d, d.tier, undefined)
+  return TIER_ORDER.filter((tier) => tier !== 'raw' || d.limits.rawMaxMs > 0)
+    .map((tier) => fleetCpuBranch(d, tier, tierGuardSql(d, tier)))
+    .join('\n  UNION ALL\n  ')
 }
 
 /**
- * Fleet: per region the average and p95 of hosts' CPU over time (one scan of the tier: the two
- * share a panel), hosts reporting and silent, and per region and pool the hosts, reporting,
+ * Fleet: per region the average and p95 of hosts' CPU over time (fleetCpu: the fleet rollup up to
+ * 24 hours, the hourly tier beyond; the two share a panel), hosts reporting and silent, and per region and pool the hosts, reporting,
  * silent and CPU now.
  *
  * "Now" does not follow the range (so a range ending up to 30 days back works too): CPU over the
@@ -387,9 +439,7 @@ export function fleetPage(d: Dialect): Page {
         unit: 'percent',
         sql: `SELECT t, concat(region, ' ', stat.1) AS series, stat.2 AS value
 FROM (
-  SELECT t, region, avg(cpu) AS avg, quantile(0.95)(cpu) AS p95
-  FROM (${hostCpu(d)})
-  GROUP BY t, region
+  ${fleetCpu(d)}
 )
 ARRAY JOIN [('avg', avg), ('p95', p95)] AS stat
 ORDER BY series, t`,
@@ -543,7 +593,12 @@ export const PAGES = {
 } as const
 export type PageId = keyof typeof PAGES
 
-/** The widest range a page reads from the 1-minute tier: the fleet's FLEET_MINUTE_MAX_RANGE_MS, else the 1-minute retention. */
-export function minuteMaxFor(page: PageId, retention: RetentionConfig): number {
-  return page === 'fleet' ? FLEET_MINUTE_MAX_RANGE_MS : retention.rollup_1m
+/**
+ * A page's tier limits: the fleet page never reads raw (its chart reads fleet_1m, a 1-minute
+ * rollup) and reads the hourly tier beyond FLEET_MINUTE_MAX_RANGE_MS; every other page the defaults.
+ */
+export function tierLimitsFor(page: PageId, retention: RetentionConfig): TierLimits {
+  return page === 'fleet'
+    ? { rawMaxMs: 0, minuteMaxMs: FLEET_MINUTE_MAX_RANGE_MS }
+    : defaultTierLimits(retention)
 }

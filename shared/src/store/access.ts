@@ -50,14 +50,15 @@ export interface AccessOptions {
 }
 
 /** Tables (not views) of the schema: what the writer may insert into. */
-const TABLES = ['series', 'samples_raw', 'samples_1m', 'samples_1h', 'ingest_batches']
+const TABLES = ['series', 'samples_raw', 'samples_1m', 'samples_1h', 'fleet_1m', 'ingest_batches']
 /** Tables the aggregator itself reads (its intent log, and known series on start). */
 const WRITER_READS = ['ingest_batches', 'series']
 /**
  * What the migration reads to create its views: a materialized view's creator must be able to
- * SELECT its source, and samples_range reads every tier.
+ * SELECT its sources (fleet_1m_mv joins series), samples_range reads every tier, and the
+ * migration fills a new fleet_1m from samples_1m once.
  */
-const SCHEMA_READS = ['samples_raw', 'samples_1m', 'samples_1h']
+const SCHEMA_READS = ['samples_raw', 'samples_1m', 'samples_1h', 'series', 'fleet_1m']
 
 function identifier(name: string, key: string): string {
   assertIdentifier(name, key)

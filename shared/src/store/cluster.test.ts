@@ -53,6 +53,9 @@ describe('schemaDdl with a cluster', () => {
       'samples_1h_local',
       'samples_1h',
       'samples_1h_mv',
+      'fleet_1m_local',
+      'fleet_1m',
+      'fleet_1m_mv',
       'samples_range',
       'ingest_batches_local',
       'ingest_batches',
@@ -93,6 +96,9 @@ ENGINE = Distributed(tidewatch, tidewatch, samples_raw_local, series_id)`)
   it('runs the materialized view shard-locally and the range view over the Distributed tables', () => {
     const byName = new Map(cluster.map((t) => [t.name, t.create]))
     expect(byName.get('samples_1h_mv')).toContain('FROM tidewatch.samples_1m_local AS m')
+    expect(byName.get('fleet_1m_mv')).toContain('TO tidewatch.fleet_1m_local')
+    expect(byName.get('fleet_1m_mv')).toContain('FROM tidewatch.samples_1m_local AS m')
+    expect(byName.get('fleet_1m_mv')).toContain('FROM tidewatch.series_local WHERE')
     const range = byName.get('samples_range') ?? ''
     expect(range).toMatch(/^CREATE OR REPLACE VIEW tidewatch\.samples_range ON CLUSTER tidewatch AS\n/)
     expect(range).toContain('FROM tidewatch.samples_raw AS s')
@@ -155,12 +161,15 @@ describe('accessDdl', () => {
       'GRANT SELECT ON tidewatch.samples_raw TO tidewatch_schema',
       'GRANT SELECT ON tidewatch.samples_1m TO tidewatch_schema',
       'GRANT SELECT ON tidewatch.samples_1h TO tidewatch_schema',
+      'GRANT SELECT ON tidewatch.series TO tidewatch_schema',
+      'GRANT SELECT ON tidewatch.fleet_1m TO tidewatch_schema',
       'CREATE SETTINGS PROFILE OR REPLACE tidewatch_writer',
       `CREATE USER OR REPLACE tidewatch_writer IDENTIFIED WITH sha256_hash BY '${sha256Hex('example-writer-password')}' SETTINGS PROFILE 'tidewatch_writer'`,
       'GRANT INSERT ON tidewatch.series TO tidewatch_writer',
       'GRANT INSERT ON tidewatch.samples_raw TO tidewatch_writer',
       'GRANT INSERT ON tidewatch.samples_1m TO tidewatch_writer',
       'GRANT INSERT ON tidewatch.samples_1h TO tidewatch_writer',
+      'GRANT INSERT ON tidewatch.fleet_1m TO tidewatch_writer',
       'GRANT INSERT ON tidewatch.ingest_batches TO tidewatch_writer',
       'GRANT SELECT ON tidewatch.ingest_batches TO tidewatch_writer',
       'GRANT SELECT ON tidewatch.series TO tidewatch_writer',

@@ -6,6 +6,8 @@ export {
   LOCAL_SUFFIX,
   ttlOfEngine,
   DEDUP_WINDOW,
+  FLEET_METRICS,
+  FLEET_LABEL,
   type MigrateOptions,
   type MigrateResult,
   type TableDdl,

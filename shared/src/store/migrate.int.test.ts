@@ -82,12 +82,21 @@ describe('migrate', () => {
   it('moves the TTL when the retention in config changes, and back', async () => {
     const shorter: RetentionConfig = { raw: 3 * DAY, rollup_1m: 14 * DAY, rollup_1h: 90 * DAY }
     const changed = await migrate(store, { retention: shorter })
-    expect(changed.ttlChanged.sort()).toEqual(['samples_1h', 'samples_1m', 'samples_raw', 'series'])
+    // fleet_1m, the fleet rollup of the 1-minute tier, keeps the 1-minute retention.
+    expect(changed.ttlChanged.sort()).toEqual([
+      'fleet_1m',
+      'samples_1h',
+      'samples_1m',
+      'samples_raw',
+      'series',
+    ])
     expect(await text('SHOW CREATE TABLE tw_migrate.samples_raw')).toContain('toIntervalSecond(259200)')
     expect(await text('SHOW CREATE TABLE tw_migrate.samples_1m')).toContain('toIntervalSecond(1209600)')
+    expect(await text('SHOW CREATE TABLE tw_migrate.fleet_1m')).toContain('toIntervalSecond(1209600)')
     expect(await text('SHOW CREATE TABLE tw_migrate.samples_1h')).toContain('toIntervalSecond(7776000)')
     expect((await migrate(store, { retention: shorter })).ttlChanged).toEqual([])
     expect((await migrate(store, { retention })).ttlChanged.sort()).toEqual([
+      'fleet_1m',
       'samples_1h',
       'samples_1m',
       'samples_raw',

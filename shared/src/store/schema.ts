@@ -11,6 +11,7 @@ import type { Store } from './store.js'
  *   insert ──► samples_raw      (TTL retention.raw, 7d)
  *   samples_raw ──(rollup job: each closed minute once, see rollup.ts)──► samples_1m ──► samples_1h_mv ──► samples_1h
  *   (TTL retention.rollup_1m 30d / rollup_1h 365d); late samples reach samples_1m as partials with their batch
+ *   samples_1m ──► fleet_1m_mv ──► fleet_1m  (FLEET_METRICS per region and minute; TTL retention.rollup_1m)
  *   samples_range(metric, from, to, now): parameterized view reading the tier tierFor picks
  *   insert ──► series           (TTL last_seen + retention.rollup_1h)
  *   insert ──► ingest_batches   (TTL 2 days; the aggregator's intent log)
@@ -73,6 +74,15 @@ export function assertDatabaseName(database: string): void {
     )
   }
 }
+
+/**
+ * Metrics the fleet rollup (fleet_1m) keeps per FLEET_LABEL value and minute: what the fleet
+ * dashboards chart across every host. One series per host each, so the table is about 1/100 of
+ * the hosts' 1-minute rows times (regions / hosts).
+ */
+export const FLEET_METRICS: readonly string[] = ['cpu.usage_percent']
+/** The series label fleet_1m groups by. */
+export const FLEET_LABEL = 'region'
 
 const rollupColumns = (tsType: string) => `(
     metric LowCardinality(String),
@@ -171,6 +181,37 @@ AS SELECT
 FROM ${db}.samples_1m AS m
 GROUP BY metric, series_id, ts`,
   }
+  // The fleet rollup: per metric, region and minute the samples' count and sum and a t-digest of
+  // the series' 1-minute means, so a fleet chart reads regions x minutes rows (1,440 a day per
+  // region) instead of every host's. Fed by each insert into samples_1m (the roll-up's minute
+  // under its token, a late batch's partials under theirs): the view's block is deduplicated with
+  // its source's token (deduplicate_blocks_in_dependent_materialized_views), like samples_1h_mv.
+  // Count and sum merge exactly; a late partial adds its own mean to its minute's digest.
+  // index_granularity 256: a digest row is ~1 KB (250 hosts), so a granule of 8,192 rows would
+  // make a 1-hour read decode 8 MB.
+  const fleet1m: TableDdl = {
+    name: 'fleet_1m',
+    ttl: `ts + toIntervalSecond(${oneMinute})`,
+    create: `CREATE TABLE IF NOT EXISTS ${db}.fleet_1m
+(
+    metric LowCardinality(String),
+    ${FLEET_LABEL} LowCardinality(String),
+    ts DateTime ${TS_CODEC},
+    count SimpleAggregateFunction(sum, UInt64),
+    sum SimpleAggregateFunction(sum, Float64),
+    means AggregateFunction(quantileTDigest, Float64)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(ts)
+ORDER BY (metric, ${FLEET_LABEL}, ts)
+TTL ts + toIntervalSecond(${oneMinute})
+SETTINGS ttl_only_drop_parts = 1, index_granularity = 256, non_replicated_deduplication_window = ${DEDUP_WINDOW}`,
+  }
+  const fleet1mMv: TableDdl = {
+    name: 'fleet_1m_mv',
+    create: `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.fleet_1m_mv TO ${db}.fleet_1m
+AS ${fleetRollupSelect(db, 'samples_1m', 'series')}`,
+  }
   const ingestBatches: TableDdl = {
     name: 'ingest_batches',
     ttl: 'created + toIntervalDay(2)',
@@ -190,7 +231,36 @@ TTL created + toIntervalDay(2)`,
   }
   // CREATE OR REPLACE: the view's tier guards carry the retention, so every migration rewrites it.
   const samplesRange: TableDdl = { name: RANGE_VIEW, create: samplesRangeView(db, retention) }
-  return [series, samplesRaw, samples1m, samples1h, samples1hMv, samplesRange, ingestBatches]
+  return [
+    series,
+    samplesRaw,
+    samples1m,
+    samples1h,
+    samples1hMv,
+    fleet1m,
+    fleet1mMv,
+    samplesRange,
+    ingestBatches,
+  ]
+}
+
+/**
+ * fleet_1m's rows from 1-minute rows: the view's query, and the migration's backfill. A series
+ * missing from the series table counts under an empty region (as the dashboards' label join does).
+ */
+function fleetRollupSelect(db: string, samples1m: string, series: string, where = ''): string {
+  const metrics = FLEET_METRICS.map((m) => `'${m}'`).join(', ')
+  return `SELECT
+    m.metric AS metric,
+    s.${FLEET_LABEL} AS ${FLEET_LABEL},
+    m.ts AS ts,
+    sum(m.count) AS count,
+    sum(m.sum) AS sum,
+    quantileTDigestState(m.sum / m.count) AS means
+FROM ${db}.${samples1m} AS m
+ANY LEFT JOIN (SELECT series_id, any(labels['${FLEET_LABEL}']) AS ${FLEET_LABEL} FROM ${db}.${series} WHERE metric IN (${metrics}) GROUP BY series_id) AS s ON s.series_id = m.series_id
+WHERE m.metric IN (${metrics})${where}
+GROUP BY metric, ${FLEET_LABEL}, ts`
 }
 
 export interface SchemaOptions {
@@ -210,6 +280,7 @@ const SHARDING_KEYS: Record<string, string> = {
   samples_raw: 'series_id',
   samples_1m: 'series_id',
   samples_1h: 'series_id',
+  fleet_1m: `cityHash64(${FLEET_LABEL})`,
   ingest_batches: 'cityHash64(consumer)',
 }
 
@@ -326,6 +397,42 @@ export function ttlOfEngine(engineFull: string): string | undefined {
   return match?.[1]?.trim()
 }
 
+async function tableExists(store: Store, db: string, name: string): Promise<boolean> {
+  const result = await store.client.query({
+    query: 'SELECT count() AS n FROM system.tables WHERE database = {db:String} AND name = {name:String}',
+    query_params: { db, name },
+    format: 'JSONEachRow',
+  })
+  const [row] = await result.json<{ n: string | number }>()
+  return Number(row?.n ?? 0) > 0
+}
+
+/**
+ * Fills a just-created fleet_1m from the 1-minute rows already stored (one INSERT ... SELECT: one
+ * aggregated block, so it lands whole or not at all; a failed migration leaves the table empty and
+ * the next run does not refill it, see below). Exact when nothing writes samples_1m meanwhile: the
+ * aggregator migrates before it starts its roll-ups and consumers; another writer inserting during
+ * the backfill would have its rows counted by the view and again here. In a cluster the series
+ * join would cross shards: each shard is left to its view, and older ranges show no fleet chart.
+ */
+async function backfillFleet(
+  store: Store,
+  db: string,
+  cluster: string | undefined,
+  log: Logger | undefined,
+): Promise<void> {
+  if (cluster !== undefined) {
+    log?.warn('fleet_1m created empty in a cluster: the fleet charts start from now.')
+    return
+  }
+  const started = Date.now()
+  await store.client.command({
+    query: `INSERT INTO ${db}.fleet_1m (metric, ${FLEET_LABEL}, ts, count, sum, means)
+${fleetRollupSelect(db, 'samples_1m', 'series')}`,
+  })
+  log?.info({ ms: Date.now() - started }, 'fleet_1m filled from the stored 1-minute rows.')
+}
+
 /**
  * Creates the database, tables and view when missing, and moves each table's TTL to the configured
  * retention when it differs. Safe to run on every start and from several processes.
@@ -346,7 +453,9 @@ export async function migrate(store: Store, options: MigrateOptions): Promise<Mi
     // Earlier schemas derived samples_1m from every raw insert block through this view; the rollup
     // job replaced it (one 1-minute row per series and minute instead of one per insert).
     await store.client.command({ query: `DROP VIEW IF EXISTS ${db}.samples_1m_mv${onCluster}` })
+    const fleetExisted = await tableExists(store, db, 'fleet_1m')
     for (const table of statements) await store.client.command({ query: table.create })
+    if (!fleetExisted) await backfillFleet(store, db, cluster, log)
     const result = await store.client.query({
       query: 'SELECT name, engine_full FROM system.tables WHERE database = {db:String}',
       query_params: { db },

@@ -6,7 +6,7 @@ import type { Labels } from '../series.js'
  * host, env, region, pool and role (plus `cpu` / `device` / `sensor` where a host has several of a
  * metric). Deterministic: the same host index and seed give the same labels and values on every
  * run, so codec and query benchmarks measure the same data. Used by codec-bench.ts and
- * query-bench.ts; the ingest benchmark can use it too.
+ * aggregator/src/bench/query.ts; the ingest benchmark uses it too.
  *
  *   const host = new BenchHost(42)
  *   host.series            // 100 x { name, labels }

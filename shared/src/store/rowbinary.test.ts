@@ -30,7 +30,8 @@ const QUERY = `SELECT
     toLowCardinality(concat('cpu', toString(number))) AS lc,
     if(number = 1, NULL, toNullable(number)) AS n,
     number % 2 = 0 AS b,
-    CAST(number / 4, 'SimpleAggregateFunction(min, Float64)') AS saf
+    CAST(number / 4, 'SimpleAggregateFunction(min, Float64)') AS saf,
+    if(number < 2, 'same', 'other') AS rep
   FROM numbers(3)`
 
 describe('RowBinaryWithNamesAndTypes', () => {
@@ -63,13 +64,18 @@ describe('RowBinaryWithNamesAndTypes', () => {
       'n',
       'b',
       'saf',
+      'rep',
     ])
     expect(binary.types).toContain('LowCardinality(String)')
     expect(binary.types).toContain('Nullable(UInt64)')
     const rows = rowsOf(binary)
     expect(rows).toHaveLength(3)
-    // A String column makes rows variable-width: decoded row by row into plain arrays.
+    // A String column makes rows variable-width: decoded row by row, numbers into Float64Arrays,
+    // 64-bit integers, strings and nullable values into arrays.
     expect(binary.columns[0]).toBeInstanceOf(Array)
+    expect(binary.columns[9]).toBeInstanceOf(Float64Array)
+    expect(binary.columns[9]).toHaveLength(3)
+    expect(binary.columns[15]).toBeInstanceOf(Array)
     rows.forEach((row, r) => {
       const expected = json[r] as unknown[]
       // 64-bit integers: exact decimal strings, as JSON quotes them.
@@ -85,6 +91,8 @@ describe('RowBinaryWithNamesAndTypes', () => {
       expect(row[15]).toBe(expected[15] === null ? null : String(expected[15]))
       expect(row[16]).toBe(Number(expected[16]))
       expect(row[17]).toBe(r / 4)
+      // A repeated string is reused, a new one decoded.
+      expect(row[18]).toBe(expected[18])
       expect(binary.types[17]).toBe('SimpleAggregateFunction(min, Float64)')
     })
     expect(rows[0]?.[0]).toBe('18446744073709551615')

@@ -86,6 +86,25 @@ function int64Reader(signed: boolean): Reader {
   }
 }
 
+/** Short strings equal to the previous one (a `tier`, a metric name) reuse its string, not a decode. */
+function stringReader(): Reader {
+  let lastBytes: Uint8Array | undefined
+  let last = ''
+  return (c) => {
+    const length = c.varUInt()
+    const at = c.need(length)
+    const bytes = c.bytes
+    if (lastBytes !== undefined && lastBytes.length === length) {
+      let same = true
+      for (let i = 0; i < length && same; i++) same = lastBytes[i] === bytes[at + i]
+      if (same) return last
+    }
+    last = decoder.decode(bytes.subarray(at, at + length))
+    lastBytes = length <= 64 ? bytes.slice(at, at + length) : undefined
+    return last
+  }
+}
+
 function readerFor(type: string): Reader {
   const nullable = /^Nullable\((.+)\)$/.exec(type)
   if (nullable !== null) {
@@ -98,7 +117,10 @@ function readerFor(type: string): Reader {
   const dateTime64 = /^DateTime64\((\d+)(?:,\s*'[^']*')?\)$/.exec(type)
   if (dateTime64 !== null) {
     const scale = 10 ** (Number(dateTime64[1]) - 3)
-    return (c) => Number(c.view.getBigInt64(c.need(8), true)) / scale
+    return (c) => {
+      const at = c.need(8)
+      return (c.view.getInt32(at + 4, true) * 4294967296 + c.view.getUint32(at, true)) / scale
+    }
   }
   if (/^DateTime(\('[^']*'\))?$/.test(type)) return (c) => c.view.getUint32(c.need(4), true) * 1000
   switch (type) {
@@ -124,7 +146,7 @@ function readerFor(type: string): Reader {
     case 'Float64':
       return (c) => c.view.getFloat64(c.need(8), true)
     case 'String':
-      return (c) => c.string()
+      return stringReader()
     default:
       throw new Error(`RowBinary: type ${type} is not supported here; query it in a JSON format`)
   }
@@ -219,13 +241,27 @@ export function decodeRowBinaryWithNamesAndTypes(data: Uint8Array): RowBinaryRes
     })
     return { names, types, columns, rowCount }
   }
+  // Row by row. Number columns go into Float64Arrays sized for the most rows the bytes can hold
+  // (every string or nullable value at least one byte), the rest into arrays.
   const readers = types.map(readerFor)
-  const columns: RowBinaryValue[][] = names.map(() => [])
+  const numeric = fixed.map((f, i) => f !== undefined && !/Int64$/.test(types[i] as string))
+  const minWidth = fixed.reduce((sum, f) => sum + (f?.width ?? 1), 0)
+  const capacity = Math.ceil(remaining / Math.max(1, minWidth))
+  const numbers = numeric.map((isNumber) => (isNumber ? new Float64Array(capacity) : undefined))
+  const others = numeric.map((isNumber) => (isNumber ? undefined : ([] as RowBinaryValue[])))
   let rowCount = 0
   while (c.offset < data.length) {
-    for (let i = 0; i < count; i++) (columns[i] as RowBinaryValue[]).push((readers[i] as Reader)(c))
+    for (let i = 0; i < count; i++) {
+      const value = (readers[i] as Reader)(c)
+      const into = numbers[i]
+      if (into !== undefined) into[rowCount] = value as number
+      else (others[i] as RowBinaryValue[]).push(value)
+    }
     rowCount++
   }
+  const columns = numbers.map(
+    (into, i): Column => into?.subarray(0, rowCount) ?? (others[i] as RowBinaryValue[]),
+  )
   return { names, types, columns, rowCount }
 }
 

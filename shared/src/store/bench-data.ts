@@ -6,31 +6,46 @@ import type { Labels } from '../series.js'
  * host, env, region, pool and role (plus `cpu` / `device` / `sensor` where a host has several of a
  * metric). Deterministic: the same host index and seed give the same labels and values on every
  * run, so codec and query benchmarks measure the same data. Used by codec-bench.ts and
- * query-bench.ts; the ingest benchmark can use it too.
+ * aggregator/src/bench/query.ts; the ingest benchmark uses it too.
  *
  *   const host = new BenchHost(42)
  *   host.series            // 100 x { name, labels }
  *   host.timestampAt(tick) // ms: the one timestamp the agent puts on every sample of that tick
  *   host.next()            // Float64Array(100): the values of the next tick, in `series` order
  *
- * Values follow what such metrics look like on real servers: CPU percentages with 1 or 2 decimals
- * as a mean-reverting walk (steal, nice, guest mostly 0), load averages with 2 decimals as the
- * kernel's moving averages, memory in 4 KiB pages drifting slowly, byte and packet counters growing
- * by a noisy rate, error counters that rarely move, small integer gauges, constants (totals,
- * limits). A series keeps its value type for life (the agent's inputs do).
+ * Values follow what the agent's inputs send (agent/src/inputs) and what such metrics look like on
+ * real servers. CPU percentages are computed like the cpu input's `cpuPercents`: integer /proc/stat
+ * ticks (USER_HZ 100, 8 cores) of one interval divided by the interval's total ticks, times 100, at
+ * full double precision (the agent does not round them); a core's busy share is a mean-reverting
+ * walk, steal, nice, guest, irq and softirq are mostly 0 ticks. disk.used_percent and
+ * mem.used_percent are used / total x 100 at full precision (the disk input's usedPercent). Load
+ * averages have the 2 decimals of /proc/loadavg, uptime the 2 decimals of /proc/uptime, disk I/O
+ * time is milliseconds / 1000 (diskio.io_time_seconds_total). Memory is bytes in 4 KiB pages drifting
+ * slowly; byte and packet counters are integers growing by a noisy rate; error counters rarely move;
+ * small integer gauges; constants (totals, limits). A series keeps its value type for life (the
+ * agent's inputs do).
  */
 
 /** Samples a second (the agent's default interval is 10 s). */
 export const BENCH_INTERVAL_MS = 10_000
+/** Cores of a bench host (per-core CPU series). */
+const CPU_CORES = 8
+/** /proc/stat ticks of one core in one interval: USER_HZ (100) x 10 s. */
+const TICKS_PER_CORE_INTERVAL = (100 * BENCH_INTERVAL_MS) / 1000
 
 /**
- * How the agent's timestamps deviate from the tick schedule. `agent`: the agent anchors ticks to
- * its start time (a per-host phase within the interval) and stamps every sample of a tick with the
- * time its timer fired: mostly 0-2 ms late, sometimes up to 10 ms, rarely (GC, a busy host) up to
- * 60 ms. `uniform25`: 0-25 ms uniformly (the first codec benchmark's assumption). `none`: exactly
- * on the schedule.
+ * How the agent's timestamps deviate from the tick schedule. The agent anchors ticks to its start
+ * time (a per-host phase within the interval) and stamps every sample of a tick with the time its
+ * timer fired: mostly 0-2 ms late, sometimes up to 10 ms, rarely (GC, a busy host) up to 60 ms.
+ * `agent`: that time rounded to whole seconds, as the agent sends it with its default
+ * `timestamp_precision` (1s). `agent_ms`: the same at `timestamp_precision = "1ms"` (the jitter
+ * kept). `uniform25`: 0-25 ms uniformly (the first codec benchmark's assumption). `none`: exactly on
+ * the schedule.
  */
-export type JitterModel = 'agent' | 'uniform25' | 'none'
+export type JitterModel = 'agent' | 'agent_ms' | 'uniform25' | 'none'
+
+/** What the agent's `timestamp_precision` (1s) does to a sample's timestamp. */
+export const AGENT_TIMESTAMP_PRECISION_MS = 1000
 
 export interface BenchSeries {
   name: string
@@ -98,12 +113,12 @@ interface Generator {
   step(): number
 }
 
-/** A mean-reverting walk in [0, 100], 1 or 2 decimals. `idle`: mostly exactly 0 (steal, nice, guest). */
-function percent(random: () => number, baseline: number, noise: number, decimals: number): () => number {
+/** A mean-reverting walk in [0, 100] around `baseline` (a core's busy share in percent). */
+function busyWalk(random: () => number, baseline: number, noise: number): () => number {
   let x = baseline
   return () => {
     x = clamp(x + (baseline - x) * 0.1 + (random() - 0.5) * noise, 0, 100)
-    return round(x, decimals)
+    return x
   }
 }
 
@@ -116,7 +131,7 @@ function counter(random: () => number, start: number, ratePerTick: number, moveC
 }
 
 function smallInt(random: () => number, baseline: number, spread: number, moveChance: number): () => number {
-  let x = baseline
+  let x = Math.round(baseline)
   return () => {
     if (random() < moveChance)
       x = Math.max(0, Math.round(x + (baseline - x) * 0.2 + (random() - 0.5) * spread))
@@ -125,27 +140,60 @@ function smallInt(random: () => number, baseline: number, spread: number, moveCh
 }
 
 /** A host's 100 series and their value processes. */
-function generators(labels: Labels, random: () => number): Generator[] {
+function generators(labels: Labels, random: () => number, options: BenchHostOptions): Generator[] {
   const out: Generator[] = []
   const add = (name: string, kind: ValueKind, step: () => number, extra: Labels = {}): void => {
     out.push({ series: { name, labels: { ...labels, ...extra }, kind }, step })
   }
   const busy = 5 + random() * 60
-  const decimals = random() < 0.5 ? 1 : 2
-  // CPU: 10 host-wide percentages + 8 cores.
-  add('cpu.usage_percent', 'percent', percent(random, busy, 8, decimals))
-  add('cpu.user_percent', 'percent', percent(random, busy * 0.7, 6, decimals))
-  add('cpu.system_percent', 'percent', percent(random, busy * 0.25, 3, decimals))
-  add('cpu.iowait_percent', 'percent', percent(random, random() * 3, 1, decimals))
-  add('cpu.idle_percent', 'percent', percent(random, 100 - busy, 8, decimals))
-  for (const name of ['steal', 'nice', 'guest', 'irq', 'softirq']) {
-    const quiet = percent(random, random() * 0.3, 0.2, decimals)
-    add(`cpu.${name}_percent`, 'percent', () => (random() < 0.7 ? 0 : quiet()))
+  // CPU: 10 host-wide percentages + 8 cores, from integer ticks as the cpu input computes them.
+  const cores = Array.from({ length: CPU_CORES }, () => ({
+    walk: busyWalk(random, busy * (0.6 + random() * 0.8), 12),
+    systemShare: 0.2 + random() * 0.15,
+    iowait: random() * 3,
+  }))
+  const ticks = { total: 0, busy: 0, user: 0, system: 0, iowait: 0, idle: 0, quiet: [0, 0, 0, 0, 0] }
+  const coreUsage: number[] = []
+  const pct = (part: number, total: number): number => {
+    const value = (part / total) * 100
+    return options.cpuDecimals === undefined ? value : round(value, options.cpuDecimals)
   }
-  for (let core = 0; core < 8; core++) {
-    add('cpu.core_usage_percent', 'percent', percent(random, busy * (0.6 + random() * 0.8), 12, decimals), {
-      cpu: String(core),
+  const cpuTick = (): void => {
+    ticks.total = ticks.busy = ticks.user = ticks.system = ticks.iowait = ticks.idle = 0
+    ticks.quiet.fill(0)
+    cores.forEach((core, c) => {
+      // The interval's ticks: 10 s x USER_HZ, one more or less when the timer fired a little off.
+      const r = random()
+      const total = TICKS_PER_CORE_INTERVAL + (r < 0.05 ? -1 : r > 0.95 ? 1 : 0)
+      const busyTicks = Math.round((core.walk() / 100) * total)
+      // steal, nice, guest, irq, softirq: mostly 0 ticks, now and then a few.
+      const quiet = ticks.quiet.map(() => (random() < 0.7 ? 0 : Math.floor(random() * 4)))
+      const quietSum = Math.min(
+        busyTicks,
+        quiet.reduce((a, b) => a + b, 0),
+      )
+      const system = Math.round((busyTicks - quietSum) * core.systemShare)
+      const iowait = Math.min(total - busyTicks, Math.floor(random() * core.iowait * 20))
+      quiet.forEach((q, i) => (ticks.quiet[i] = (ticks.quiet[i] as number) + q))
+      ticks.total += total
+      ticks.busy += busyTicks
+      ticks.system += system
+      ticks.user += busyTicks - quietSum - system
+      ticks.iowait += iowait
+      ticks.idle += total - busyTicks - iowait
+      coreUsage[c] = pct(busyTicks, total)
     })
+  }
+  add('cpu.usage_percent', 'percent', () => (cpuTick(), pct(ticks.busy, ticks.total)))
+  add('cpu.user_percent', 'percent', () => pct(ticks.user, ticks.total))
+  add('cpu.system_percent', 'percent', () => pct(ticks.system, ticks.total))
+  add('cpu.iowait_percent', 'percent', () => pct(ticks.iowait, ticks.total))
+  add('cpu.idle_percent', 'percent', () => pct(ticks.idle, ticks.total))
+  ;['steal', 'nice', 'guest', 'irq', 'softirq'].forEach((name, i) => {
+    add(`cpu.${name}_percent`, 'percent', () => pct(ticks.quiet[i] as number, ticks.total))
+  })
+  for (let core = 0; core < CPU_CORES; core++) {
+    add('cpu.core_usage_percent', 'percent', () => coreUsage[core] as number, { cpu: String(core) })
   }
   // Load averages: the kernel's exponentially damped averages of the run queue, 2 decimals.
   const loads = [0, 0, 0].map(() => (busy / 100) * 8)
@@ -175,8 +223,9 @@ function generators(labels: Labels, random: () => number): Generator[] {
   add('mem.free_bytes', 'bytes_gauge', () => pages(total - used - cached))
   add('mem.available_bytes', 'bytes_gauge', () => pages(total - used))
   add('mem.cached_bytes', 'bytes_gauge', () => pages(cached))
-  add('mem.buffers_bytes', 'bytes_gauge', smallInt(random, 200 * 1024 * 1024, 64 * 1024, 0.3))
-  add('mem.used_percent', 'percent', () => round((used / total) * 100, 2))
+  const buffers = smallInt(random, 200 * 1024 * 1024, 64 * 1024, 0.3)
+  add('mem.buffers_bytes', 'bytes_gauge', () => pages(buffers()))
+  add('mem.used_percent', 'percent', () => (pages(used) / total) * 100)
   add('mem.dirty_bytes', 'bytes_gauge', () => pages(random() * 8 * 1024 * 1024))
   add('swap.total_bytes', 'constant', () => 2 * 1024 ** 3)
   add('swap.used_bytes', 'bytes_gauge', smallInt(random, 64 * 1024 * 1024, 4096 * 4, 0.02))
@@ -190,7 +239,8 @@ function generators(labels: Labels, random: () => number): Generator[] {
     add('disk.write_bytes_total', 'counter', counter(random, random() * 1e12, writeRate), d)
     add('disk.reads_total', 'counter', counter(random, random() * 1e9, random() * 200, 0.8), d)
     add('disk.writes_total', 'counter', counter(random, random() * 1e9, random() * 500), d)
-    add('disk.io_time_ms_total', 'counter', counter(random, random() * 1e9, random() * 2000), d)
+    const ioTimeMs = counter(random, random() * 1e9, random() * 2000)
+    add('disk.io_time_seconds_total', 'counter', () => ioTimeMs() / 1000, d)
     add('disk.total_bytes', 'constant', () => size, d)
     add(
       'disk.used_bytes',
@@ -202,7 +252,7 @@ function generators(labels: Labels, random: () => number): Generator[] {
       d,
     )
     add('disk.free_bytes', 'bytes_gauge', () => pages(size - usedDisk), d)
-    add('disk.used_percent', 'percent', () => round((usedDisk / size) * 100, 2), d)
+    add('disk.used_percent', 'percent', () => (pages(usedDisk) / size) * 100, d)
     add('disk.inodes_used', 'small_int', smallInt(random, 100_000 + random() * 1e6, 50, 0.5), d)
   }
   // Network: 2 interfaces x 8 counters.
@@ -237,7 +287,12 @@ function generators(labels: Labels, random: () => number): Generator[] {
   add('procs.total', 'small_int', smallInt(random, 200 + random() * 300, 4, 0.5))
   add('procs.zombies', 'small_int', smallInt(random, 0, 0, 0))
   add('procs.threads', 'small_int', smallInt(random, 800 + random() * 2000, 20, 0.7))
-  add('system.uptime_seconds', 'counter', counter(random, random() * 1e7, 10 / 1.5))
+  // /proc/uptime: seconds with 2 decimals, read when the timer fired.
+  let uptime = round(random() * 1e7, 2)
+  add('system.uptime_seconds', 'counter', () => {
+    uptime = round(uptime + BENCH_INTERVAL_MS / 1000 + (random() < 0.1 ? 0.01 : 0), 2)
+    return uptime
+  })
   add('system.users', 'small_int', smallInt(random, 1, 1, 0.01))
   add('fd.allocated', 'small_int', smallInt(random, 2000 + random() * 10_000, 40, 0.8))
   add('fd.max', 'constant', () => 9_223_372)
@@ -263,6 +318,18 @@ function generators(labels: Labels, random: () => number): Generator[] {
   return out
 }
 
+export interface BenchHostOptions {
+  /** Default 1: another seed gives other values (and phases) for the same labels. */
+  seed?: number
+  /** Default `agent`. */
+  jitter?: JitterModel
+  /**
+   * Round CPU percentages to this many decimals. Default: not rounded, as the agent's cpu input
+   * sends them; codec-bench.ts measures what rounding would save.
+   */
+  cpuDecimals?: number
+}
+
 /** One benchmark host: its series, its tick timestamps and its values tick by tick. */
 export class BenchHost {
   readonly index: number
@@ -273,12 +340,12 @@ export class BenchHost {
   private readonly phaseMs: number
   private readonly jitter: JitterModel
 
-  constructor(index: number, options: { seed?: number; jitter?: JitterModel } = {}) {
+  constructor(index: number, options: BenchHostOptions = {}) {
     const seed = options.seed ?? 1
     this.index = index
     this.labels = hostLabels(index)
     const random = prng(Math.imul(index + 1, 0x9e3779b1) ^ seed)
-    const gens = generators(this.labels, random)
+    const gens = generators(this.labels, random, options)
     this.series = gens.map((g) => g.series)
     this.steps = gens.map((g) => g.step)
     this.jitter = options.jitter ?? 'agent'
@@ -287,11 +354,14 @@ export class BenchHost {
   }
 
   /**
-   * Tick `tick`'s timestamp (ms) counted from `startMs`: startMs + phase + tick x 10 s + jitter.
-   * Call with increasing ticks (the jitter comes from the host's own PRNG).
+   * Tick `tick`'s timestamp (ms) counted from `startMs`: startMs + phase + tick x 10 s + jitter,
+   * rounded to whole seconds under the `agent` model. Call with increasing ticks (the jitter comes
+   * from the host's own PRNG).
    */
   timestampAt(startMs: number, tick: number): number {
-    return startMs + this.phaseMs + tick * BENCH_INTERVAL_MS + this.jitterMs()
+    const fired = startMs + this.phaseMs + tick * BENCH_INTERVAL_MS + this.jitterMs()
+    if (this.jitter !== 'agent') return fired
+    return Math.round(fired / AGENT_TIMESTAMP_PRECISION_MS) * AGENT_TIMESTAMP_PRECISION_MS
   }
 
   /** Advances one tick; the values of every series in `series` order. */
@@ -308,6 +378,7 @@ export class BenchHost {
       case 'uniform25':
         return Math.floor(r * 25)
       case 'agent':
+      case 'agent_ms':
         if (r < 0.9) return Math.floor(r * 3.33) // 0-2 ms: timer lateness
         if (r < 0.99) return 3 + Math.floor(this.jitterRandom() * 8) // 3-10 ms
         return 10 + Math.floor(this.jitterRandom() * 50) // 10-59 ms: GC, a busy host

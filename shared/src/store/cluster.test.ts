@@ -73,7 +73,7 @@ describe('schemaDdl with a cluster', () => {
     metric LowCardinality(String),
     series_id UInt64 CODEC(ZSTD(1)),
     ts DateTime64(3) CODEC(Delta, ZSTD(1)),
-    value Float64 CODEC(Delta, ZSTD(3))
+    value Float64 CODEC(ZSTD(3))
 )
 ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/tidewatch/samples_raw_local', '{replica}')
 PARTITION BY toDate(ts)
@@ -157,7 +157,7 @@ describe('accessDdl', () => {
   it('creates a writer that may insert and read its intent log and series, and a read-only reader with limits', () => {
     expect(single).toEqual([
       'CREATE ROLE IF NOT EXISTS tidewatch_schema',
-      'GRANT CREATE DATABASE, CREATE TABLE, CREATE VIEW, DROP VIEW, ALTER TTL ON tidewatch.* TO tidewatch_schema',
+      'GRANT CREATE DATABASE, CREATE TABLE, CREATE VIEW, DROP VIEW, ALTER TTL, ALTER MODIFY COLUMN ON tidewatch.* TO tidewatch_schema',
       'GRANT SELECT ON tidewatch.samples_raw TO tidewatch_schema',
       'GRANT SELECT ON tidewatch.samples_1m TO tidewatch_schema',
       'GRANT SELECT ON tidewatch.samples_1h TO tidewatch_schema',

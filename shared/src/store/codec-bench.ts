@@ -3,7 +3,7 @@
  * (schemaDdl's codecs) on the same data: bytes on disk per raw sample, per 1-minute row and per
  * 1-hour row after merges. Data: bench-data.ts (per host 100 series shaped like real CPU, memory,
  * disk, network, process metrics) at 10 s. Run from shared/:
- * `npx tsx src/store/codec-bench.ts [hosts=12] [hours=24] [jitter=agent|uniform25|none]`
+ * `npx tsx src/store/codec-bench.ts [hosts=12] [hours=24] [jitter=agent|agent_ms|uniform25|none] [cpu_decimals] [table settings]`
  * (defaults: 1,200 series x 24 h = 10.37 million samples; about 1-2 minutes on 2 cores).
  *
  *   BenchHost ──TSV──► chDB raw insert ──► bench.k_<kind>: base columns + one MATERIALIZED copy per candidate
@@ -28,6 +28,11 @@ import { schemaDdl } from './schema.js'
 const HOSTS = Number(process.argv[2] ?? 12)
 const HOURS = Number(process.argv[3] ?? 24)
 const JITTER = (process.argv[4] ?? 'agent') as JitterModel
+/** CPU percentages rounded to this many decimals; default unrounded, as the agent sends them. */
+const CPU_DECIMALS =
+  process.argv[5] !== undefined && process.argv[5] !== '' ? Number(process.argv[5]) : undefined
+/** Extra MergeTree settings of the candidate tables, e.g. `min_compress_block_size = 1048576`. */
+const TABLE_SETTINGS = process.argv[6] !== undefined && process.argv[6] !== '' ? `, ${process.argv[6]}` : ''
 const TICKS = Math.floor((HOURS * 3_600_000) / 10_000)
 const START_MS = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000
 const HOSTS_PER_INSERT = 2
@@ -40,6 +45,7 @@ const TS_CODECS: Record<string, Candidate> = {
   ts_delta_zstd3: ['DateTime64(3)', 'ts', 'Delta, ZSTD(3)'],
   ts_doubledelta: ['DateTime64(3)', 'ts', 'DoubleDelta'],
   ts_doubledelta_zstd1: ['DateTime64(3)', 'ts', 'DoubleDelta, ZSTD(1)'],
+  ts_doubledelta_lz4: ['DateTime64(3)', 'ts', 'DoubleDelta, LZ4'],
   ts_t64_zstd1: ['DateTime64(3)', 'ts', 'T64, ZSTD(1)'],
 }
 /** ts split into DateTime seconds + UInt16 milliseconds: the two columns add up. */
@@ -62,6 +68,9 @@ const VALUE_CODECS: Record<string, Candidate> = {
   value_fpc_zstd1: ['Float64', 'value', 'FPC, ZSTD(1)'],
   value_delta_zstd1: ['Float64', 'value', 'Delta, ZSTD(1)'],
   value_delta_zstd3: ['Float64', 'value', 'Delta, ZSTD(3)'],
+  value_delta_zstd6: ['Float64', 'value', 'Delta, ZSTD(6)'],
+  value_delta_zstd9: ['Float64', 'value', 'Delta, ZSTD(9)'],
+  value_gorilla_zstd9: ['Float64', 'value', 'Gorilla, ZSTD(9)'],
   value_doubledelta_zstd1: ['Float64', 'value', 'DoubleDelta, ZSTD(1)'],
 }
 /** What a type change would pay: the value as an integer of hundredths (lossless for 2 decimals). */
@@ -88,7 +97,7 @@ const createBenchTable = (table: string): string =>
   `CREATE TABLE ${table} (metric LowCardinality(String), ${Object.entries(ALL)
     .map(([name, candidate]) => column(name, candidate))
     .join(', ')}) ENGINE = MergeTree PARTITION BY toDate(ts) ORDER BY (metric, series_id, ts)
-    SETTINGS min_bytes_for_wide_part = 0, min_rows_for_wide_part = 0`
+    SETTINGS min_bytes_for_wide_part = 0, min_rows_for_wide_part = 0${TABLE_SETTINGS}`
 
 const formatMs = (ms: number): string => (ms / 1000).toFixed(3)
 
@@ -96,7 +105,10 @@ const formatMs = (ms: number): string => (ms / 1000).toFixed(3)
 function hostsTsv(first: number, count: number): Map<ValueKind, string[]> {
   const byKind = new Map<ValueKind, string[]>()
   for (let h = first; h < first + count; h++) {
-    const host = new BenchHost(h, { jitter: JITTER })
+    const host = new BenchHost(h, {
+      jitter: JITTER,
+      ...(CPU_DECIMALS !== undefined ? { cpuDecimals: CPU_DECIMALS } : {}),
+    })
     const ids = host.series.map((s) => seriesId(s.name, s.labels))
     const columns = host.series.map(() => [] as string[])
     const values = new Float64Array(host.series.length)

@@ -36,3 +36,11 @@ export {
   type Tier,
 } from './queries.js'
 export * from './rollup.js'
+export {
+  decodeRowBinaryWithNamesAndTypes,
+  queryRowBinary,
+  rowOf,
+  type Column,
+  type RowBinaryResult,
+  type RowBinaryValue,
+} from './rowbinary.js'

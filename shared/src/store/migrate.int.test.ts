@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { retentionSchema, storeSchema, type RetentionConfig } from '../config/schema.js'
 import { ConfigError } from '../errors.js'
 import { lastRolledMinute, rollUpMinute } from './rollup.js'
-import { migrate, schemaDdl, ttlOfEngine } from './schema.js'
+import { columnCodecs, migrate, normalizeCodec, schemaDdl, ttlOfEngine } from './schema.js'
 import { createStore, type Store } from './store.js'
 
 // This file's one chDB directory (one per process: the forks pool gives each test file a process).
@@ -54,8 +54,40 @@ describe('migrate', () => {
       expect.arrayContaining(['samples_raw', 'samples_1m', 'samples_1h', 'samples_range']),
     )
     const second = await migrate(store, { retention })
-    expect(second.ttlChanged).toEqual([])
+    expect(second).toEqual({ ttlChanged: [], codecChanged: [] })
     expect(await showCreateAll()).toEqual(before)
+  })
+
+  it("moves a column an older schema created to the schema's codec, once", async () => {
+    const codecOf = (table: string, column: string) =>
+      text(
+        `SELECT compression_codec FROM system.columns WHERE database = 'tw_migrate' AND table = '${table}' AND name = '${column}'`,
+      ).then((t) => t.trim())
+    // The schema before raw values moved to plain ZSTD, and an older ts codec.
+    await store.client.command({
+      query: 'ALTER TABLE tw_migrate.samples_raw MODIFY COLUMN value CODEC(Delta, ZSTD(3))',
+    })
+    await store.client.command({ query: 'ALTER TABLE tw_migrate.samples_1m MODIFY COLUMN ts CODEC(LZ4)' })
+    expect(await codecOf('samples_raw', 'value')).toBe('CODEC(Delta(8), ZSTD(3))')
+    const changed = await migrate(store, { retention })
+    expect(changed.codecChanged.sort()).toEqual(['samples_1m.ts', 'samples_raw.value'])
+    expect(await codecOf('samples_raw', 'value')).toBe('CODEC(ZSTD(3))')
+    expect(await codecOf('samples_1m', 'ts')).toBe('CODEC(Delta(4), ZSTD(1))')
+    expect((await migrate(store, { retention })).codecChanged).toEqual([])
+    // Every codec the schema declares is what the store reports, widths aside.
+    for (const table of schemaDdl('tw_migrate', retention)) {
+      for (const [column, codec] of columnCodecs(table.create))
+        expect(normalizeCodec(await codecOf(table.name, column))).toBe(normalizeCodec(codec))
+    }
+    expect(
+      columnCodecs(schemaDdl('tw_migrate', retention).find((t) => t.name === 'samples_raw')!.create),
+    ).toEqual(
+      new Map([
+        ['series_id', 'CODEC(ZSTD(1))'],
+        ['ts', 'CODEC(Delta, ZSTD(1))'],
+        ['value', 'CODEC(ZSTD(3))'],
+      ]),
+    )
   })
 
   it('gives the 7-day, 30-day and 365-day TTLs from the default retention', async () => {

@@ -26,16 +26,26 @@ import type { Store } from './store.js'
 export const DEDUP_WINDOW = 10_000
 
 /**
- * Measured winners (codec-bench.ts on bench-data.ts: 1,200 series x 24 h = 10.4 million samples,
- * bytes/sample after OPTIMIZE FINAL; see shared/README.md, Store): ts Delta+ZSTD(1) 0.57
- * (DoubleDelta+ZSTD 0.77, T64+ZSTD 1.48, LZ4 5.16: the agent's ms jitter defeats DoubleDelta);
- * value Delta+ZSTD(3) 1.44 (ZSTD(3) 1.48, ZSTD(9) 1.43, Gorilla+ZSTD(3) 1.79, FPC+ZSTD 1.86,
- * LZ4 2.96); series_id ZSTD(1) 0.007 (LZ4 0.038). Delta works on the Float64 bits as integers
- * (lossless): it wins on counters and slow gauges, and in the rollups' `last` tuple it halves the
- * DateTime64 element (1-minute row 9.8 -> about 8.3 bytes).
+ * Measured winners (codec-bench.ts on bench-data.ts: 1,200 series x 24 h = 10.4 million samples as
+ * the agent sends them, bytes/sample after OPTIMIZE FINAL; see shared/README.md, Store):
+ *
+ * - ts: Delta+ZSTD(1) 0.013 (DoubleDelta+ZSTD(1) 0.013, DoubleDelta alone 0.133, T64+ZSTD 0.65,
+ *   LZ4 5.16). The agent stamps whole seconds (timestamp_precision 1s), so deltas are a constant
+ *   10 s; with millisecond jitter Delta+ZSTD cost 0.57 and DoubleDelta 0.77.
+ * - raw value: ZSTD(3) 1.735 (Delta+ZSTD(3) 1.830, ZSTD(1) 1.907, ZSTD(6) 1.698, ZSTD(9) 1.665,
+ *   Gorilla+ZSTD(3) 2.26, FPC+ZSTD(1) 2.29, LZ4 3.23). Delta on the Float64 bits wins on counters
+ *   (1.80 vs 2.07) but more than doubles the full-precision CPU percentages the agent sends
+ *   (3.43 vs 2.55); ZSTD levels above 3 save 2-4 % for 2-3x the compression CPU of every merge.
+ * - series_id ZSTD(1) 0.008 (LZ4 0.038).
+ * - rollups keep Delta+ZSTD(3): Delta on the bits wins on sums and counts, and in the `last` tuple
+ *   it halves the DateTime64 element (1-minute row 9.8 -> about 8.3 bytes).
+ *
+ * migrate() moves an existing table's column to these codecs (ALTER ... MODIFY COLUMN ... CODEC):
+ * new parts and merges use the new codec, old parts are rewritten as they merge.
  */
 const TS_CODEC = 'CODEC(Delta, ZSTD(1))'
-const VALUE_CODEC = 'CODEC(Delta, ZSTD(3))'
+const RAW_VALUE_CODEC = 'CODEC(ZSTD(3))'
+const ROLLUP_VALUE_CODEC = 'CODEC(Delta, ZSTD(3))'
 const ID_CODEC = 'CODEC(ZSTD(1))'
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/
@@ -88,11 +98,11 @@ const rollupColumns = (tsType: string) => `(
     metric LowCardinality(String),
     series_id UInt64 ${ID_CODEC},
     ts ${tsType} ${TS_CODEC},
-    count SimpleAggregateFunction(sum, UInt64) ${VALUE_CODEC},
-    sum SimpleAggregateFunction(sum, Float64) ${VALUE_CODEC},
-    min SimpleAggregateFunction(min, Float64) ${VALUE_CODEC},
-    max SimpleAggregateFunction(max, Float64) ${VALUE_CODEC},
-    last SimpleAggregateFunction(max, Tuple(DateTime64(3), Float64)) ${VALUE_CODEC}
+    count SimpleAggregateFunction(sum, UInt64) ${ROLLUP_VALUE_CODEC},
+    sum SimpleAggregateFunction(sum, Float64) ${ROLLUP_VALUE_CODEC},
+    min SimpleAggregateFunction(min, Float64) ${ROLLUP_VALUE_CODEC},
+    max SimpleAggregateFunction(max, Float64) ${ROLLUP_VALUE_CODEC},
+    last SimpleAggregateFunction(max, Tuple(DateTime64(3), Float64)) ${ROLLUP_VALUE_CODEC}
 )`
 
 export interface EngineFeatures {
@@ -142,7 +152,7 @@ TTL last_seen + toIntervalSecond(${oneHour})${
     metric LowCardinality(String),
     series_id UInt64 ${ID_CODEC},
     ts DateTime64(3) ${TS_CODEC},
-    value Float64 ${VALUE_CODEC}
+    value Float64 ${RAW_VALUE_CODEC}
 )
 ENGINE = MergeTree
 PARTITION BY toDate(ts)
@@ -380,6 +390,24 @@ export interface MigrateOptions {
 export interface MigrateResult {
   /** Tables whose TTL was changed to follow the retention config. */
   ttlChanged: string[]
+  /** `table.column`s whose codec was changed to the schema's (an older schema created them). */
+  codecChanged: string[]
+}
+
+/** Each column's `CODEC(...)` clause in a CREATE TABLE statement, by column name. */
+export function columnCodecs(create: string): Map<string, string> {
+  const codecs = new Map<string, string>()
+  for (const match of create.matchAll(/^\s+(\w+) .*?(CODEC\((?:[^()]|\([^()]*\))*\)),?$/gm))
+    codecs.set(match[1] as string, match[2] as string)
+  return codecs
+}
+
+/**
+ * A codec as comparable text: ClickHouse reports `CODEC(Delta, ZSTD(3))` as
+ * `CODEC(Delta(8), ZSTD(3))` (the width it derived from the type), so widths and spaces go.
+ */
+export function normalizeCodec(codec: string): string {
+  return codec.replace(/\s+/g, '').replace(/\b(Delta|DoubleDelta|Gorilla|T64)\(\d+\)/g, '$1')
 }
 
 async function engineFeatures(store: Store): Promise<EngineFeatures> {
@@ -446,6 +474,7 @@ export async function migrate(store: Store, options: MigrateOptions): Promise<Mi
   const db = store.database
   const onCluster = cluster !== undefined ? ` ON CLUSTER ${cluster}` : ''
   const ttlChanged: string[] = []
+  const codecChanged: string[] = []
   try {
     const features = await engineFeatures(store)
     const statements = schemaDdl(db, options.retention, features, schemaOptions)
@@ -477,6 +506,32 @@ export async function migrate(store: Store, options: MigrateOptions): Promise<Mi
         'Table TTL changed to follow the retention config.',
       )
     }
+    // Tables an older schema created keep their codecs until told: move each column to the
+    // schema's codec (new parts and merges write it; old parts are rewritten as they merge).
+    const columns = await store.client.query({
+      query:
+        'SELECT table, name, compression_codec AS codec FROM system.columns WHERE database = {db:String}',
+      query_params: { db },
+      format: 'JSONEachRow',
+    })
+    const current = new Map(
+      (await columns.json<{ table: string; name: string; codec: string }>()).map((c) => [
+        `${c.table}.${c.name}`,
+        c.codec,
+      ]),
+    )
+    for (const table of statements) {
+      for (const [column, codec] of columnCodecs(table.create)) {
+        const key = `${table.name}.${column}`
+        const from = current.get(key)
+        if (from === undefined || normalizeCodec(from) === normalizeCodec(codec)) continue
+        await store.client.command({
+          query: `ALTER TABLE ${db}.${table.name}${onCluster} MODIFY COLUMN ${column} ${codec}`,
+        })
+        codecChanged.push(key)
+        log?.info({ table: table.name, column, from, to: codec }, "Column codec changed to the schema's.")
+      }
+    }
   } catch (error) {
     throw new StoreError(
       `migration of database ${db} failed: ${(error as Error).message}`,
@@ -487,5 +542,5 @@ export async function migrate(store: Store, options: MigrateOptions): Promise<Mi
       },
     )
   }
-  return { ttlChanged }
+  return { ttlChanged, codecChanged }
 }

@@ -1,5 +1,4 @@
-import { gunzipSync } from 'node:zlib'
-import { httpRequest } from '../http-client.js'
+import { httpGet } from '../http-client.js'
 import type { AgentConfig, Clock, Labels, Logger } from '@tidewatch/shared'
 import type { Accumulator, Input, InputDeps, InputFactory } from '../types.js'
 import { parsePrometheusText, type PromSample } from './parse.js'
@@ -167,36 +166,18 @@ export class PrometheusInput implements Input {
   }
 
   private async fetch(url: URL, signal: AbortSignal | undefined): Promise<string> {
-    const response = await httpRequest(url, {
-      method: 'GET',
+    const response = await httpGet(url, {
       headers: {
         accept: 'text/plain;version=0.0.4;q=1,*/*;q=0.1',
         'accept-encoding': 'gzip',
         'user-agent': 'tidewatch-agent',
       },
-      ...(signal ? { signal } : {}),
-      headersTimeout: this.config.timeout,
-      bodyTimeout: this.config.timeout,
+      signal,
+      timeoutMs: this.config.timeout,
+      maxBodyBytes: this.config.max_body_bytes,
     })
-    const limit = this.config.max_body_bytes
-    if (response.statusCode !== 200) {
-      await response.body.dump()
-      throw new Error(`HTTP ${response.statusCode}`)
-    }
-    const chunks: Buffer[] = []
-    let size = 0
-    for await (const chunk of response.body) {
-      size += (chunk as Buffer).length
-      if (size > limit) {
-        response.body.destroy()
-        throw new Error(`response larger than max_body_bytes (${limit})`)
-      }
-      chunks.push(chunk as Buffer)
-    }
-    const raw = Buffer.concat(chunks)
-    const encoding = String(response.headers['content-encoding'] ?? '').toLowerCase()
-    if (encoding === 'gzip') return gunzipSync(raw, { maxOutputLength: limit }).toString('utf8')
-    return raw.toString('utf8')
+    if (response.statusCode !== 200) throw new Error(`HTTP ${response.statusCode}`)
+    return response.body.toString('utf8')
   }
 }
 

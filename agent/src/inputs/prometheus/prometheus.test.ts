@@ -140,6 +140,8 @@ describe('prometheus input against a local HTTP server', () => {
       } else if (req.url === '/gzip') {
         res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip' })
         res.end(gzipSync('gz_metric{a="b"} 5\n'))
+      } else if (req.url === '/big') {
+        res.end('big_metric 1\n'.repeat(200_000)) // 2.6 MB, over max_body_bytes
       } else if (req.url === '/slow') {
         setTimeout(() => res.end('late 1\n'), 5_000).unref()
       } else {
@@ -236,6 +238,18 @@ describe('prometheus input against a local HTTP server', () => {
     const started = Date.now()
     await expect(input.gather(recorder().acc, controller.signal)).rejects.toThrow()
     expect(Date.now() - started).toBeLessThan(2_000)
+  })
+
+  it('fails a target that does not answer within timeout, or answers more than max_body_bytes', async () => {
+    const input = new PrometheusInput({ ...config([`${base}/slow`, `${base}/big`]), timeout: 300 }, testDeps)
+    await input.init()
+    const { acc, samples } = recorder()
+    const started = Date.now()
+    await expect(input.gather(acc)).rejects.toThrow(/scrape failed for/)
+    expect(Date.now() - started).toBeLessThan(2_000)
+    expect(samples.filter((s) => s.name === 'up').map((s) => s.value)).toEqual([0, 0])
+    expect(samples.some((s) => s.name === 'big_metric' || s.name === 'late')).toBe(false)
+    expect(input.stats.failedScrapes).toBe(2)
   })
 
   it('refuses a URL that is not http(s) in init', async () => {

@@ -364,6 +364,26 @@ export const agentConfigSchema = z.strictObject({
           job: z.string().min(1).default('prometheus'),
           /** Largest response accepted, in bytes. */
           max_body_bytes: positiveInt(10 * 1024 * 1024),
+          /**
+           * `[[inputs.prometheus.targets]]`: endpoints with their own job, credentials or CA, scraped
+           * beside `urls`. Basic auth (username + password) or a bearer token, not both.
+           */
+          targets: z
+            .array(
+              z.strictObject({
+                url: z.string().min(1),
+                /** Default: inputs.prometheus.job. */
+                job: z.string().min(1).optional(),
+                username: z.string().min(1).optional(),
+                password: z.string().optional(),
+                password_file: z.string().optional(),
+                bearer_token: z.string().optional(),
+                bearer_token_file: z.string().optional(),
+                /** PEM CA certificate(s) that sign the target's certificate (https), instead of the system's. */
+                tls_ca_file: z.string().min(1).optional(),
+              }),
+            )
+            .default([]),
         })
         .prefault({}),
     })

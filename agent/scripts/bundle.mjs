@@ -1,6 +1,6 @@
 /*
  * Bundles the agent's command line into one minified ESM file, dist/tidewatch-agent.mjs: the
- * package's `bin`. One module record instead of ~400 (our dist, shared, nats, zod, pino, yargs),
+ * package's `bin`. One module record instead of ~300 (our dist, shared, nats, zod, pino, yargs),
  * tree-shaken, no source maps: it keeps the installed agent's resident memory down (figures in
  * agent/README.md, "Benchmarks"). systeminformation stays outside it: it is loaded from
  * node_modules, lazily, only where /proc is missing.

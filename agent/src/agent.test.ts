@@ -14,6 +14,9 @@ const START = Date.UTC(2030, 0, 1)
 /** Emits `series` series named test.s<i>, value = round number, at the clock's time. */
 class FakeInput implements Input {
   rounds = 0
+  /** Clock time at the start of each round. */
+  readonly startedAt: number[] = []
+  intervalMs: number | undefined
   constructor(
     readonly name: string,
     private readonly time: FakeTime,
@@ -23,6 +26,7 @@ class FakeInput implements Input {
   async init(): Promise<void> {}
   async gather(acc: Accumulator): Promise<void> {
     this.rounds++
+    this.startedAt.push(this.time.now())
     await this.behaviour(this.rounds)
     for (let i = 0; i < this.series; i++)
       acc.add(`test.s${i}`, { input: this.name }, this.rounds, this.time.now())
@@ -151,6 +155,66 @@ describe('Agent (runner)', () => {
     expect(slow.rounds).toBe(1)
     expect(agent.stats.gatherSkipped).toBe(1)
     release()
+    await agent.stop()
+  })
+
+  it('runs each input on its own interval, aligned to its boundaries, shorter ones included', async () => {
+    await time.advance(1_234) // start off a boundary
+    const fast = new FakeInput('fast', time)
+    fast.intervalMs = 1_000
+    const normal = new FakeInput('normal', time)
+    const slow = new FakeInput('slow', time)
+    slow.intervalMs = 30_000
+    const agent = await makeAgent([fast, normal, slow], { interval: '10s', flush_interval: '1h' })
+    agent.start()
+    await time.advance(0)
+    expect(fast.rounds + normal.rounds + slow.rounds).toBe(0) // first boundary not reached yet
+    await time.advance(30_000 - 1_234)
+    expect(fast.startedAt).toEqual(Array.from({ length: 29 }, (_, i) => START + 2_000 + i * 1_000))
+    expect(normal.startedAt).toEqual([START + 10_000, START + 20_000, START + 30_000])
+    expect(slow.startedAt).toEqual([START + 30_000])
+    await agent.stop()
+    // the fast input's samples keep their second (precision = min(timestamp_precision, its interval))
+    const fastSeries = handed.flatMap((b) => b.batch.series).find((series) => series.labels.input === 'fast')!
+    expect(Array.from(fastSeries.timestamps)).toEqual(fast.startedAt)
+    expect(time.pendingCount).toBe(0)
+  })
+
+  it('without round_interval, starts every input now and keeps its period from there', async () => {
+    await time.advance(1_234)
+    const fast = new FakeInput('fast', time)
+    fast.intervalMs = 500
+    const normal = new FakeInput('normal', time)
+    const agent = await makeAgent([fast, normal], {
+      interval: '2s',
+      flush_interval: '1h',
+      round_interval: false,
+      timestamp_precision: '1ms',
+    })
+    agent.start()
+    await time.advance(2_000)
+    const t0 = START + 1_234
+    expect(fast.startedAt).toEqual([t0, t0 + 500, t0 + 1_000, t0 + 1_500, t0 + 2_000])
+    expect(normal.startedAt).toEqual([t0, t0 + 2_000])
+    await agent.stop()
+  })
+
+  it('a hung input delays no other input and never overlaps itself; it runs again once it ends', async () => {
+    let release: () => void = () => undefined
+    const hung = new FakeInput('hung', time, 1, (round) =>
+      round === 1 ? new Promise<void>((resolve) => (release = resolve)) : undefined,
+    )
+    const fast = new FakeInput('fast', time)
+    fast.intervalMs = 1_000
+    const agent = await makeAgent([hung, fast], { interval: '10s', flush_interval: '1h' })
+    agent.start()
+    await time.advance(25_000)
+    expect(fast.rounds).toBe(26) // 0 s ... 25 s, every second, while `hung` never returned
+    expect(hung.rounds).toBe(1)
+    expect(agent.stats.gatherSkipped).toBe(2) // its 10 s and 20 s rounds
+    release()
+    await time.advance(5_000)
+    expect(hung.startedAt).toEqual([START, START + 30_000])
     await agent.stop()
   })
 

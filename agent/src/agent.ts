@@ -22,7 +22,8 @@ import type { Timers } from './timers.js'
 /*
  * The runner. Inputs only gather; everything else happens here, once, for every input:
  *
- *   every interval:        inputs[i].gather(acc) --(+host, +global labels)--> SampleBuffer
+ *   each input on its own  inputs[i].gather(acc) --(+host, +global labels)--> SampleBuffer
+ *   interval (aligned):
  *   every flush_interval   SampleBuffer.drain --> chunks (batch_max_samples, max_series_per_batch)
  *   (or buffer full):        --> seq (persisted first) --> MetricBatch --> validate --> encode
  *                            --> BatchHandler (RetryingDelivery -> NatsPublisher, or the dry-run printer)
@@ -44,10 +45,12 @@ export interface AgentStats {
   inputErrors: Record<string, number>
   /** Samples the inputs handed over (before batching), the agent's own included. */
   samplesCollected: number
-  /** How long the last round of all inputs took, ms (inputs run concurrently). */
+  /** How long the last round took, ms: the inputs due at one instant, run concurrently. */
   lastCollectionMs: number
   /** Rounds of an input skipped because its previous gather was still running. */
   gatherSkipped: number
+  /** Rounds of an input not started on time because the process was busy past its next boundary too. */
+  gatherMissed: number
   /** Samples refused before batching (non-finite values) or in a batch that failed validation. */
   droppedSamples: number
   batchesBuilt: number
@@ -78,6 +81,7 @@ export class Agent {
     samplesCollected: 0,
     lastCollectionMs: 0,
     gatherSkipped: 0,
+    gatherMissed: 0,
     droppedSamples: 0,
     batchesBuilt: 0,
   }
@@ -90,9 +94,8 @@ export class Agent {
   private cancelGatherTimer: (() => void) | undefined
   private cancelFlushTimer: (() => void) | undefined
   private running = false
-  private startedAtMs = 0
-  private tick = 0
-  private gathering: Promise<void> = Promise.resolve()
+  private schedule: Scheduled[] = []
+  private readonly gathering = new Set<Promise<void>>()
   private flushing: Promise<unknown> = Promise.resolve()
 
   constructor(private readonly options: AgentOptions) {
@@ -123,22 +126,31 @@ export class Agent {
     return this.flush()
   }
 
-  /** Gathers every `agent.interval` (first round now) and flushes every `agent.flush_interval` plus jitter. */
+  /**
+   * Runs every input on its own schedule: every `intervalMs` of the input (default `agent.interval`),
+   * on the multiples of that interval since the epoch when `agent.round_interval` is on (a 10 s input
+   * at :00, :10, :20..., whatever the start time), else from now. Flushes every
+   * `agent.flush_interval` plus jitter.
+   */
   start(): void {
     if (this.running) return
     this.running = true
-    this.startedAtMs = this.options.clock.now()
-    this.tick = 0
-    this.onGatherTick()
+    const now = this.options.clock.now()
+    const { interval, round_interval } = this.options.config.agent
+    this.schedule = this.options.inputs.map((input) => {
+      const intervalMs = input.intervalMs ?? interval
+      return { input, intervalMs, nextAtMs: round_interval ? Math.ceil(now / intervalMs) * intervalMs : now }
+    })
+    this.armGatherTimer()
     this.scheduleFlush()
   }
 
-  /** Stops the timers, waits for a running gather, then flushes what was gathered. */
+  /** Stops the timers, waits for the running gathers (each bounded by its input's timeout), then flushes. */
   async stop(): Promise<void> {
     this.running = false
     this.cancelGatherTimer?.()
     this.cancelFlushTimer?.()
-    await this.gathering
+    await Promise.all([...this.gathering])
     await this.flush()
   }
 
@@ -263,10 +275,10 @@ export class Agent {
           return
         }
         this.stats.samplesCollected++
-        // Never coarser than the interval, or two rounds would share a timestamp.
+        // Never coarser than the input's interval, or two rounds would share a timestamp.
         const precision = Math.min(
           this.options.config.agent.timestamp_precision,
-          this.options.config.agent.interval,
+          input.intervalMs ?? this.options.config.agent.interval,
         )
         this.buffer.add(
           name,
@@ -278,22 +290,49 @@ export class Agent {
     }
   }
 
-  private onGatherTick(): void {
+  /** One timer for all inputs, set to the earliest next boundary. */
+  private armGatherTimer(): void {
+    if (!this.running || this.schedule.length === 0) return
+    const next = Math.min(...this.schedule.map((s) => s.nextAtMs))
+    this.cancelGatherTimer = this.options.timers.setTimeout(
+      () => this.onGatherTimer(),
+      next - this.options.clock.now(),
+    )
+  }
+
+  /**
+   * Starts the inputs whose boundary has come, without waiting for them: a slow input delays
+   * neither the timer nor the other inputs, and an input still running its previous round skips
+   * this one (gatherInput). Boundaries are anchored, so a late timer does not make the schedule
+   * drift; boundaries passed while the process was busy are skipped, not caught up.
+   */
+  private onGatherTimer(): void {
     if (!this.running) return
-    const round = this.gather().then(() => {
+    const now = this.options.clock.now()
+    const due: Input[] = []
+    for (const entry of this.schedule) {
+      if (entry.nextAtMs > now) continue
+      due.push(entry.input)
+      entry.nextAtMs += entry.intervalMs
+      if (entry.nextAtMs <= now) {
+        const missed = Math.floor((now - entry.nextAtMs) / entry.intervalMs) + 1
+        this.stats.gatherMissed += missed
+        entry.nextAtMs += missed * entry.intervalMs
+      }
+    }
+    if (due.length > 0) this.runRound(due)
+    this.armGatherTimer()
+  }
+
+  private runRound(inputs: Input[]): void {
+    this.stats.gatherRounds++
+    const startedMs = performance.now()
+    const round = Promise.all(inputs.map((input) => this.gatherInput(input))).then(() => {
+      this.stats.lastCollectionMs = performance.now() - startedMs
       if (this.buffer.sampleCount >= this.options.config.agent.batch_max_samples) void this.flushQuietly()
     })
-    this.gathering = round
-    // Ticks are anchored to the start time so a slow gather does not make the schedule drift.
-    this.tick++
-    const interval = this.options.config.agent.interval
-    const next = this.startedAtMs + this.tick * interval
-    const now = this.options.clock.now()
-    if (next < now) this.tick += Math.ceil((now - next) / interval)
-    this.cancelGatherTimer = this.options.timers.setTimeout(
-      () => this.onGatherTick(),
-      this.startedAtMs + this.tick * interval - now,
-    )
+    this.gathering.add(round)
+    void round.finally(() => this.gathering.delete(round))
   }
 
   private scheduleFlush(): void {
@@ -312,6 +351,14 @@ export class Agent {
       this.log.error({ err: error }, 'flush failed; the samples of this flush are lost')
     }
   }
+}
+
+/** An input's place in the runner's schedule. */
+interface Scheduled {
+  input: Input
+  intervalMs: number
+  /** The next boundary it runs at (clock ms). */
+  nextAtMs: number
 }
 
 /** Halves a chunk (by series, or by samples when it is one series); undefined when it is one sample. */

@@ -12,6 +12,7 @@ describe('self metrics input', () => {
       samplesCollected: 120,
       lastCollectionMs: 4.5,
       gatherSkipped: 0,
+      gatherMissed: 0,
       droppedSamples: 1,
       batchesBuilt: 3,
     }

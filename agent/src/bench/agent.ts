@@ -1,8 +1,10 @@
 /*
- * bench:agent — the real agent process, as deployed (node dist/main.js), at a 10 s interval with
- * the default inputs, against a local nats-server, for N minutes:
+ * bench:agent — the real agent process, as users run it: shared and agent are packed (`npm pack`)
+ * and installed (`npm install -g --prefix <tmp> --offline`), and the installed `tidewatch-agent`
+ * bin runs (the bundled file, whose first line starts node with the agent's flags), at a 10 s
+ * interval with the default inputs, against a local nats-server, for N minutes:
  *
- *   bench --spawn--> node dist/main.js --config <tmp>/agent.toml --(batches)--> nats-server (METRICS)
+ *   bench --spawn--> <tmp>/prefix/bin/tidewatch-agent --config <tmp>/agent.toml --(batches)--> nats-server (METRICS)
  *     |  every second: /proc/<pid>/stat (utime+stime), /proc/<pid>/status (VmHWM)      |
  *     +-------------- subscribes to metrics.in.> and reads agent.collection_duration_ms <+
  *
@@ -10,12 +12,14 @@
  * run), peak RSS, and the time of one collection of the default inputs (p50, p99), both as the
  * agent reported it and measured in this process over many rounds.
  *
- *   npm run bench:agent                       # 3 minutes
- *   npm run bench:agent -- --minutes 1        # shorter
+ *   npx turbo build && npm run bench -w agent                # 3 minutes
+ *   npm run bench -w agent -- --minutes 1                    # shorter
+ *   npm run bench -w agent -- --entry dist/main.js --node-args "--max-semi-space-size=1"
+ *                                          # node <flags> <entry> instead of the installed bin
  */
 import { spawn } from 'node:child_process'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -37,13 +41,14 @@ interface Args {
   minutes: number
   intervalSecs: number
   rounds: number
-  /** Extra node flags for the agent process (e.g. "--max-old-space-size=32"), space-separated. */
+  /** With --entry: node flags for the agent process (e.g. "--max-old-space-size=32"), space-separated. */
   nodeArgs: string[]
+  /** Run `node <nodeArgs> <entry>` instead of the installed bin (to compare builds and flags). */
+  entry: string | undefined
 }
 
 function parseArgs(argv: string[]): Args {
-  // The node flags the systemd unit runs the agent with (config/systemd/tidewatch-agent.service).
-  const args: Args = { minutes: 3, intervalSecs: 10, rounds: 100, nodeArgs: ['--max-semi-space-size=1'] }
+  const args: Args = { minutes: 3, intervalSecs: 10, rounds: 100, nodeArgs: [], entry: undefined }
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]
     const value = Number(argv[i + 1])
@@ -58,13 +63,17 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--node-args') {
       args.nodeArgs = (argv[i + 1] ?? '').split(' ').filter((a) => a !== '')
       i++
+    } else if (flag === '--entry') {
+      args.entry = argv[i + 1]
+      i++
     } else if (flag === '--help' || flag === '-h') {
       process.stdout.write(
-        'bench:agent [--minutes 3] [--interval-secs 10] [--rounds 100] [--node-args "..."]\n' +
+        'bench:agent [--minutes 3] [--interval-secs 10] [--rounds 100] [--entry FILE [--node-args "..."]]\n' +
           '  --minutes        how long the agent runs (default 3)\n' +
           '  --interval-secs  agent.interval and flush_interval (default 10)\n' +
           '  --rounds         in-process collections timed for p50/p99, 300 ms apart (default 100)\n' +
-          '  --node-args      extra node flags for the agent process, space-separated\n',
+          '  --entry          run node <node-args> FILE instead of the packed and installed bin\n' +
+          '  --node-args      node flags with --entry, space-separated\n',
       )
       process.exit(0)
     } else throw new Error(`unknown flag ${flag} (try --help)`)
@@ -120,10 +129,29 @@ async function collectionTimesInProcess(rounds: number): Promise<number[]> {
   return times
 }
 
+/** `npm pack` shared and agent (built already), install both into `<dir>/prefix`; returns the bin. */
+function installAgent(dir: string): string {
+  const repoRoot = fileURLToPath(new URL('../../../', import.meta.url))
+  const npm = (args: string[], cwd: string): void => {
+    execFileSync('npm', [...args, '--loglevel=error'], { cwd, stdio: ['ignore', 'ignore', 'inherit'] })
+  }
+  const tarballs: string[] = []
+  for (const workspace of ['shared', 'agent']) {
+    npm(['pack', '--ignore-scripts', '--pack-destination', dir], join(repoRoot, workspace))
+  }
+  for (const name of readdirSync(dir)) if (name.endsWith('.tgz')) tarballs.push(join(dir, name))
+  npm(
+    ['install', '-g', '--prefix', join(dir, 'prefix'), '--offline', '--no-audit', '--no-fund', ...tarballs],
+    dir,
+  )
+  return join(dir, 'prefix', 'bin', 'tidewatch-agent')
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2))
-  const agentMain = fileURLToPath(new URL('../main.js', import.meta.url))
   const dir = mkdtempSync(join(tmpdir(), 'tidewatch-bench-agent-'))
+  const [command, commandArgs] =
+    args.entry === undefined ? [installAgent(dir), []] : [process.execPath, [...args.nodeArgs, args.entry]]
   const logger = createLogger({ service: 'bench', level: 'silent' })
   const server = await startNatsServer()
   // the nats-server child would keep this process alive after an error
@@ -163,14 +191,17 @@ async function main(): Promise<void> {
       `flush_interval = "${args.intervalSecs}s"`,
       '[nats]',
       `servers = ["${server.url}"]`,
+      // the admin endpoint runs as by default, on a free port (parallel runs must not collide)
+      '[admin]',
+      'listen = "127.0.0.1:0"',
       '[log]',
       'level = "warn"',
     ].join('\n'),
   )
   process.stderr.write(
-    `bench:agent: running node ${agentMain} for ${args.minutes} min at a ${args.intervalSecs} s interval (default inputs)\n`,
+    `bench:agent: running ${[command, ...commandArgs].join(' ')} for ${args.minutes} min at a ${args.intervalSecs} s interval (default inputs)\n`,
   )
-  const child = spawn(process.execPath, [...args.nodeArgs, agentMain, '--config', config], {
+  const child = spawn(command, [...commandArgs, '--config', config], {
     stdio: ['ignore', 'ignore', 'pipe'],
   })
   let stderr = ''
@@ -228,5 +259,6 @@ main().catch((error: unknown) => {
   process.stderr.write(
     `bench:agent: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
   )
-  process.exitCode = 1
+  // the NATS connection and server would keep the process alive
+  process.exit(1)
 })

@@ -4,12 +4,7 @@ import { buildInputs, GuardedInput, InputStillRunningError, InputTimeoutError } 
 import { recorder, testDeps } from './testing.js'
 import type { Input } from './types.js'
 
-function fakeClock(): { now: () => number; advance: (ms: number) => void } {
-  let t = 1_000_000
-  return { now: () => t, advance: (ms) => (t += ms) }
-}
-
-describe('GuardedInput: interval override, timeout, isolation', () => {
+describe('GuardedInput: interval, timeout, isolation', () => {
   it('abandons a hung gather at its timeout, aborts its signal, drops its late samples, refuses to overlap', async () => {
     let signal: AbortSignal | undefined
     let release!: () => void
@@ -42,23 +37,14 @@ describe('GuardedInput: interval override, timeout, isolation', () => {
     expect(samples.map((s) => s.name)).toEqual(['x'])
   })
 
-  it('runs an input with a longer interval only when it is due', async () => {
-    const clock = fakeClock()
+  it('runs every round it is asked for (the runner schedules it) and exposes its interval', async () => {
     let runs = 0
-    const input: Input = { name: 'slow', init: async () => undefined, gather: async () => void runs++ }
-    const guarded = new GuardedInput(input, {
-      intervalMs: 30_000,
-      timeoutMs: 1_000,
-      clock,
-      logger: testDeps.logger,
-    })
-    const { acc } = recorder()
-    for (let tick = 0; tick < 7; tick++) {
-      await guarded.gather(acc)
-      clock.advance(10_000 + (tick % 2 === 0 ? 3 : -3)) // timer jitter either way
-    }
-    expect(runs).toBe(3) // ticks 0, 3 and 6 of a 10 s agent interval
-    expect(guarded.stats.notDue).toBe(4)
+    const input: Input = { name: 'every', init: async () => undefined, gather: async () => void runs++ }
+    const guarded = new GuardedInput(input, { intervalMs: 30_000, timeoutMs: 1_000, logger: testDeps.logger })
+    for (let i = 0; i < 3; i++) await guarded.gather(recorder().acc)
+    expect(runs).toBe(3)
+    expect(guarded.intervalMs).toBe(30_000)
+    expect(guarded.stats.gathers).toBe(3)
   })
 
   it('counts a throw as a failure and passes it on for the runner to log', async () => {
@@ -80,6 +66,7 @@ describe('GuardedInput: interval override, timeout, isolation', () => {
     expect(inputs.map((i) => i.name)).toEqual(['cpu', 'memory', 'disk', 'net', 'system'])
     expect(inputs.every((i) => i instanceof GuardedInput)).toBe(true)
     expect(config.inputs.disk).toMatchObject({ timeout: 2_000, interval: 60_000 })
+    expect(inputs.find((i) => i.name === 'disk')?.intervalMs).toBe(60_000)
     expect(config.inputs.cpu.interval).toBeUndefined()
   })
 })

@@ -1,4 +1,4 @@
-import type { Clock, Logger } from '@tidewatch/shared'
+import type { Logger } from '@tidewatch/shared'
 import type { Accumulator, Input } from './types.js'
 
 /** A gather that ran past its input's `timeout`. */
@@ -22,40 +22,33 @@ export class InputStillRunningError extends Error {
 
 /** Per-input counters, for logs and self-metrics. */
 export interface InputStats {
-  /** Rounds that ran (not skipped by the interval override). */
+  /** Rounds that ran. */
   gathers: number
   /** Rounds that threw, timed out, or could not start because an abandoned round still ran. */
   failures: number
   timeouts: number
-  /** Rounds not run because this input's interval had not elapsed yet. */
-  notDue: number
   /** Samples an abandoned round added after its timeout, dropped. */
   lateSamples: number
 }
 
 export interface GuardOptions {
-  /** The input's interval override in ms; undefined gathers on every runner tick. */
+  /** The input's interval override in ms, which the runner schedules it by; undefined: agent.interval. */
   intervalMs: number | undefined
   timeoutMs: number
-  clock: Clock
   logger: Logger
 }
 
 /**
- * Wraps an input with what the runner offers every input the same way: an interval override, a
- * timeout and error isolation. The runner already runs inputs concurrently and catches a throw; this
- * makes sure a hung input fails its round at `timeout` (so Promise.all over the inputs, `--once` and
- * `stop()` never wait on it), keeps its late samples out of later batches, and never runs two rounds
- * of one input at once.
- *
- * The runner ticks every agent.interval, so an override is honoured on ticks: a round runs when at
- * least 90% of the override has passed since the previous one started (the slack absorbs timer
- * jitter), which rounds the override up to a multiple of agent.interval.
+ * Wraps an input with what the runner offers every input the same way: its own interval (which the
+ * runner schedules it by, see Agent.start), a timeout and error isolation. The runner already runs
+ * each input on its own timer and catches a throw; this makes sure a hung input fails its round at
+ * `timeout` (so `--once` and `stop()` never wait on it), keeps its late samples out of later
+ * batches, and never runs two rounds of one input at once.
  */
 export class GuardedInput implements Input {
   readonly name: string
-  readonly stats: InputStats = { gathers: 0, failures: 0, timeouts: 0, notDue: 0, lateSamples: 0 }
-  private lastStartMs: number | undefined
+  readonly intervalMs: number | undefined
+  readonly stats: InputStats = { gathers: 0, failures: 0, timeouts: 0, lateSamples: 0 }
   private running: Promise<void> | undefined
   private readonly log: Logger
 
@@ -64,6 +57,7 @@ export class GuardedInput implements Input {
     private readonly options: GuardOptions,
   ) {
     this.name = inner.name
+    this.intervalMs = options.intervalMs
     this.log = options.logger.child({ input: inner.name })
   }
 
@@ -72,21 +66,11 @@ export class GuardedInput implements Input {
   }
 
   async gather(accumulator: Accumulator): Promise<void> {
-    const now = this.options.clock.now()
-    const { intervalMs, timeoutMs } = this.options
-    if (
-      intervalMs !== undefined &&
-      this.lastStartMs !== undefined &&
-      now - this.lastStartMs < intervalMs * 0.9
-    ) {
-      this.stats.notDue++
-      return
-    }
+    const { timeoutMs } = this.options
     if (this.running !== undefined) {
       this.stats.failures++
       throw new InputStillRunningError(this.name)
     }
-    this.lastStartMs = now
     this.stats.gathers++
     const controller = new AbortController()
     let open = true

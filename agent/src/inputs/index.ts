@@ -36,14 +36,13 @@ function create<Name extends InputName>(
   return new GuardedInput(registry[name].create(section, deps), {
     intervalMs: section.interval,
     timeoutMs: section.timeout,
-    clock: deps.clock,
     logger: deps.logger,
   })
 }
 
 /**
- * The enabled inputs, in registry order, each wrapped in its interval override, timeout and error
- * isolation (GuardedInput).
+ * The enabled inputs, in registry order, each wrapped with its interval, timeout and error isolation
+ * (GuardedInput).
  */
 export function buildInputs(config: AgentConfig['inputs'], deps: InputDeps): Input[] {
   const names = Object.keys(registry) as InputName[]

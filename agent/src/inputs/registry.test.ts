@@ -12,7 +12,7 @@ describe('the input registry', () => {
       expect(existsSync(join(dir, 'README.md'))).toBe(true)
       const file = join(dir, 'sample.toml')
       const config = parseConfigText(readFileSync(file, 'utf8'), file, agentConfigSchema, {
-        env: { REDIS_PASSWORD: 'x' },
+        env: { REDIS_PASSWORD: 'x', SCRAPE_TOKEN: 'x', SCRAPE_PASSWORD: 'x' },
       })
       expect(Object.keys(config.inputs)).toContain(name)
       expect(readFileSync(join(dir, 'README.md'), 'utf8')).toContain(`[inputs.${name}]`)

@@ -8,6 +8,8 @@ import type { AgentConfig, Clock, Labels, Logger } from '@tidewatch/shared'
 export interface Input {
   /** The input's registry name, also its config section `[inputs.<name>]`. */
   readonly name: string
+  /** How often the runner gathers it, ms; undefined: every `agent.interval`. */
+  readonly intervalMs?: number | undefined
   /** Validates config and takes any baseline a rate needs; throws ConfigError when it cannot run here. */
   init(): Promise<void>
   /**

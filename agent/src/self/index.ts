@@ -34,7 +34,8 @@ export const SELF_SERIES = {
   'agent.publish_latency_ms_sum': 'counter: total time from publish to the stream ack, ms',
   'agent.publish_latency_ms_count': 'counter: publishes timed',
   'agent.publish_latency_ms_max': 'gauge: slowest publish since the previous report, ms',
-  'agent.collection_duration_ms': 'gauge: how long the previous round of all inputs took, ms',
+  'agent.collection_duration_ms':
+    'gauge: how long the previous round (the inputs due at one instant) took, ms',
   'agent.input_errors_total': 'counter, label input: failed gathers of that input',
 } as const
 

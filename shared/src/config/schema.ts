@@ -167,7 +167,7 @@ const optionalDuration = () =>
 /** Keys every `[inputs.<name>]` section has. */
 const inputCommon = (enabled: boolean) => ({
   enabled: z.boolean().default(enabled),
-  /** How often this input gathers; default agent.interval. The runner ticks every agent.interval, so it is rounded up to a multiple of it. */
+  /** How often this input gathers, on its own timer; default agent.interval. Aligned like agent.interval (agent.round_interval). */
   interval: optionalDuration(),
   /** A gather still running after this long is abandoned and counted as failed. */
   timeout: duration('5s'),
@@ -237,6 +237,12 @@ export const agentConfigSchema = z.strictObject({
       /** The `host` label. Default: the machine's host name. */
       hostname: z.string().min(1).optional(),
       interval: duration('10s'),
+      /**
+       * Telegraf's `round_interval`: each input gathers on the multiples of its interval since the
+       * epoch (10 s: :00, :10, :20...), so the first round waits for the next boundary. Off: the first
+       * round is at start and the next every interval after it.
+       */
+      round_interval: z.boolean().default(true),
       /**
        * Sample timestamps are rounded to this (Telegraf's `precision`): timer jitter in the last
        * milliseconds costs ~0.56 bytes per stored sample and carries no information.
@@ -358,6 +364,26 @@ export const agentConfigSchema = z.strictObject({
           job: z.string().min(1).default('prometheus'),
           /** Largest response accepted, in bytes. */
           max_body_bytes: positiveInt(10 * 1024 * 1024),
+          /**
+           * `[[inputs.prometheus.targets]]`: endpoints with their own job, credentials or CA, scraped
+           * beside `urls`. Basic auth (username + password) or a bearer token, not both.
+           */
+          targets: z
+            .array(
+              z.strictObject({
+                url: z.string().min(1),
+                /** Default: inputs.prometheus.job. */
+                job: z.string().min(1).optional(),
+                username: z.string().min(1).optional(),
+                password: z.string().optional(),
+                password_file: z.string().optional(),
+                bearer_token: z.string().optional(),
+                bearer_token_file: z.string().optional(),
+                /** PEM CA certificate(s) that sign the target's certificate (https), instead of the system's. */
+                tls_ca_file: z.string().min(1).optional(),
+              }),
+            )
+            .default([]),
         })
         .prefault({}),
     })

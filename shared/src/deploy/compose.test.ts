@@ -98,8 +98,10 @@ describe('docker-compose.yml', () => {
       }
       const script = service.command?.find((part) => part.startsWith('/app/'))
       if (script !== undefined) {
-        // /app/<pkg>/dist/x.js is built from <pkg>/src/x.ts.
-        const source = script.replace(/^\/app\/([^/]+)\/dist\/(.+)\.js$/, '$1/src/$2.ts')
+        // /app/<pkg>/dist/x.js is built from <pkg>/src/x.ts; the agent's bundled bin from its main.ts.
+        const source = script
+          .replace(/^\/app\/agent\/dist\/tidewatch-agent\.mjs$/, 'agent/src/main.ts')
+          .replace(/^\/app\/([^/]+)\/dist\/(.+)\.js$/, '$1/src/$2.ts')
         expect(existsSync(join(ROOT, source)), `${name}: ${script}`).toBe(true)
       }
     }

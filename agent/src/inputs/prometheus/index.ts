@@ -1,5 +1,5 @@
-import { gunzipSync } from 'node:zlib'
-import { httpRequest } from '../http-client.js'
+import { readFileSync } from 'node:fs'
+import { httpGet } from '../http-client.js'
 import type { AgentConfig, Clock, Labels, Logger } from '@tidewatch/shared'
 import type { Accumulator, Input, InputDeps, InputFactory } from '../types.js'
 import { parsePrometheusText, type PromSample } from './parse.js'
@@ -47,6 +47,56 @@ export function scrapeLabels(exposed: Record<string, string>, job: string, insta
   return labels
 }
 
+/** One scrape target, checked and with its credentials and CA read (init). */
+interface Target {
+  url: URL
+  instance: string
+  job: string
+  /** `Basic ...` or `Bearer ...`; never logged. */
+  authorization: string | undefined
+  /** PEM, from tls_ca_file. */
+  ca: string | undefined
+}
+
+type TargetSection = Partial<PrometheusConfig['targets'][number]> & { url: string }
+
+/** Checks a target's section (where: its key path, for errors) and reads its CA file. */
+function target(where: string, section: TargetSection, defaultJob: string): Target {
+  let url: URL
+  try {
+    url = new URL(section.url)
+  } catch {
+    throw new Error(`${where}: "${section.url}" is not a URL`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new Error(`${where}: "${section.url}" must be http or https`)
+  if (url.username !== '' || url.password !== '')
+    throw new Error(`${where}: put credentials in username and password(_file), not in the URL`)
+  const basic = section.username !== undefined || section.password !== undefined
+  if (basic && (section.username === undefined || section.password === undefined))
+    throw new Error(`${where}: basic auth needs both username and password (or password_file)`)
+  if (basic && section.bearer_token !== undefined)
+    throw new Error(`${where}: give basic auth (username, password) or bearer_token, not both`)
+  let ca: string | undefined
+  if (section.tls_ca_file !== undefined) {
+    if (url.protocol !== 'https:') throw new Error(`${where}: tls_ca_file is only for https URLs`)
+    try {
+      ca = readFileSync(section.tls_ca_file, 'utf8')
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message
+      throw new Error(`${where}: cannot read tls_ca_file "${section.tls_ca_file}" (${reason})`)
+    }
+    if (!ca.includes('-----BEGIN CERTIFICATE-----'))
+      throw new Error(`${where}: tls_ca_file "${section.tls_ca_file}" holds no PEM certificate`)
+  }
+  const authorization = basic
+    ? `Basic ${Buffer.from(`${section.username}:${section.password}`).toString('base64')}`
+    : section.bearer_token !== undefined
+      ? `Bearer ${section.bearer_token}`
+      : undefined
+  return { url, instance: instanceOf(url), job: section.job ?? defaultJob, authorization, ca }
+}
+
 export interface ScrapeResult {
   samples: PromSample[]
 }
@@ -68,7 +118,7 @@ export class PrometheusInput implements Input {
     skippedInvalid: 0,
     timestampsReplaced: 0,
   }
-  private readonly targets: { url: URL; instance: string }[] = []
+  private readonly targets: Target[] = []
   private readonly clock: Clock
   private readonly log: Logger
 
@@ -82,17 +132,12 @@ export class PrometheusInput implements Input {
 
   async init(): Promise<void> {
     this.targets.length = 0
-    for (const text of this.config.urls) {
-      let url: URL
-      try {
-        url = new URL(text)
-      } catch {
-        throw new Error(`inputs.prometheus.urls: "${text}" is not a URL`)
-      }
-      if (url.protocol !== 'http:' && url.protocol !== 'https:')
-        throw new Error(`inputs.prometheus.urls: "${text}" must be http or https`)
-      this.targets.push({ url, instance: instanceOf(url) })
-    }
+    this.config.urls.forEach((text, i) =>
+      this.targets.push(target(`inputs.prometheus.urls[${i}]`, { url: text }, this.config.job)),
+    )
+    this.config.targets.forEach((section, i) =>
+      this.targets.push(target(`inputs.prometheus.targets[${i}]`, section, this.config.job)),
+    )
   }
 
   async gather(accumulator: Accumulator, signal?: AbortSignal): Promise<void> {
@@ -100,11 +145,11 @@ export class PrometheusInput implements Input {
     await Promise.all(
       this.targets.map(async (target) => {
         const startedMs = this.clock.now()
-        const base = { job: this.config.job, instance: target.instance }
+        const base = { job: target.job, instance: target.instance }
         let up = 1
         let count = 0
         try {
-          const body = await this.fetch(target.url, signal)
+          const body = await this.fetch(target, signal)
           const { samples } = parsePrometheusText(body)
           count = samples.length
           for (const sample of samples) this.emit(sample, base, startedMs, accumulator)
@@ -166,37 +211,21 @@ export class PrometheusInput implements Input {
     )
   }
 
-  private async fetch(url: URL, signal: AbortSignal | undefined): Promise<string> {
-    const response = await httpRequest(url, {
-      method: 'GET',
+  private async fetch(target: Target, signal: AbortSignal | undefined): Promise<string> {
+    const response = await httpGet(target.url, {
       headers: {
         accept: 'text/plain;version=0.0.4;q=1,*/*;q=0.1',
         'accept-encoding': 'gzip',
         'user-agent': 'tidewatch-agent',
+        ...(target.authorization !== undefined ? { authorization: target.authorization } : {}),
       },
-      ...(signal ? { signal } : {}),
-      headersTimeout: this.config.timeout,
-      bodyTimeout: this.config.timeout,
+      signal,
+      ca: target.ca,
+      timeoutMs: this.config.timeout,
+      maxBodyBytes: this.config.max_body_bytes,
     })
-    const limit = this.config.max_body_bytes
-    if (response.statusCode !== 200) {
-      await response.body.dump()
-      throw new Error(`HTTP ${response.statusCode}`)
-    }
-    const chunks: Buffer[] = []
-    let size = 0
-    for await (const chunk of response.body) {
-      size += (chunk as Buffer).length
-      if (size > limit) {
-        response.body.destroy()
-        throw new Error(`response larger than max_body_bytes (${limit})`)
-      }
-      chunks.push(chunk as Buffer)
-    }
-    const raw = Buffer.concat(chunks)
-    const encoding = String(response.headers['content-encoding'] ?? '').toLowerCase()
-    if (encoding === 'gzip') return gunzipSync(raw, { maxOutputLength: limit }).toString('utf8')
-    return raw.toString('utf8')
+    if (response.statusCode !== 200) throw new Error(`HTTP ${response.statusCode}`)
+    return response.body.toString('utf8')
   }
 }
 

@@ -1,6 +1,13 @@
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { agentConfigSchema, loadConfigFile } from '@tidewatch/shared'
 import { recorder, testDeps } from '../testing.js'
 import { instanceOf, PrometheusInput, scrapeLabels } from './index.js'
 import { parsePrometheusText, parsePromValue, PromParseError } from './parse.js'
@@ -140,6 +147,8 @@ describe('prometheus input against a local HTTP server', () => {
       } else if (req.url === '/gzip') {
         res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip' })
         res.end(gzipSync('gz_metric{a="b"} 5\n'))
+      } else if (req.url === '/big') {
+        res.end('big_metric 1\n'.repeat(200_000)) // 2.6 MB, over max_body_bytes
       } else if (req.url === '/slow') {
         setTimeout(() => res.end('late 1\n'), 5_000).unref()
       } else {
@@ -162,6 +171,7 @@ describe('prometheus input against a local HTTP server', () => {
     urls,
     job: 'app',
     max_body_bytes: 1 << 20,
+    targets: [],
   })
 
   it('sends every finite sample under its own name with job and instance, plus up and scrape figures', async () => {
@@ -238,6 +248,18 @@ describe('prometheus input against a local HTTP server', () => {
     expect(Date.now() - started).toBeLessThan(2_000)
   })
 
+  it('fails a target that does not answer within timeout, or answers more than max_body_bytes', async () => {
+    const input = new PrometheusInput({ ...config([`${base}/slow`, `${base}/big`]), timeout: 300 }, testDeps)
+    await input.init()
+    const { acc, samples } = recorder()
+    const started = Date.now()
+    await expect(input.gather(acc)).rejects.toThrow(/scrape failed for/)
+    expect(Date.now() - started).toBeLessThan(2_000)
+    expect(samples.filter((s) => s.name === 'up').map((s) => s.value)).toEqual([0, 0])
+    expect(samples.some((s) => s.name === 'big_metric' || s.name === 'late')).toBe(false)
+    expect(input.stats.failedScrapes).toBe(2)
+  })
+
   it('refuses a URL that is not http(s) in init', async () => {
     await expect(new PrometheusInput(config(['ftp://x/']), testDeps).init()).rejects.toThrow(/http or https/)
   })
@@ -252,5 +274,189 @@ describe('prometheus input against a local HTTP server', () => {
       job: 'j',
       instance: 'i:1',
     })
+  })
+})
+
+/*
+ * A real HTTPS server with a certificate signed by a CA made here with openssl, for 127.0.0.1; it
+ * wants `Authorization: Bearer <token>` on /bearer and basic auth on /basic.
+ */
+describe('prometheus targets with credentials and a CA, against a local HTTPS server', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tidewatch-prom-tls-'))
+  const file = (name: string): string => join(dir, name)
+  const TOKEN = 'tok-3f9a'
+  const BASIC = `Basic ${Buffer.from('scraper:s3cret').toString('base64')}`
+  let server: HttpsServer
+  let base: string
+  const seen: (string | undefined)[] = []
+
+  beforeAll(async () => {
+    const openssl = (...args: string[]): void => {
+      execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' })
+    }
+    openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=tidewatch test CA',
+    )
+    openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'other-ca.key',
+      '-out',
+      'other-ca.pem',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=other test CA',
+    )
+    writeFileSync(file('san.ext'), 'subjectAltName=IP:127.0.0.1\n')
+    openssl(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'server.key',
+      '-out',
+      'server.csr',
+      '-subj',
+      '/CN=127.0.0.1',
+    )
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'server.pem',
+      '-days',
+      '1',
+      '-extfile',
+      'san.ext',
+    )
+    server = createHttpsServer(
+      { key: readFileSync(file('server.key')), cert: readFileSync(file('server.pem')) },
+      (req, res) => {
+        seen.push(req.headers.authorization)
+        const wanted = req.url === '/bearer' ? `Bearer ${TOKEN}` : req.url === '/basic' ? BASIC : undefined
+        if (wanted === undefined || req.headers.authorization !== wanted) {
+          res.writeHead(401)
+          res.end('unauthorized')
+          return
+        }
+        res.end(`secured_metric{path="${req.url}"} 7\n`)
+      },
+    )
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`
+    writeFileSync(file('token'), `${TOKEN}\n`)
+    writeFileSync(file('password'), 's3cret\n')
+  })
+  afterAll(async () => {
+    server?.closeAllConnections()
+    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)))
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  /** The input as the agent builds it: from a TOML file through the real loader (*_file secrets). */
+  function fromToml(lines: string[]): PrometheusInput {
+    writeFileSync(
+      file('agent.toml'),
+      ['[inputs.prometheus]', 'enabled = true', 'job = "default_job"', ...lines].join('\n'),
+    )
+    const config = loadConfigFile(file('agent.toml'), agentConfigSchema)
+    return new PrometheusInput(config.inputs.prometheus, testDeps)
+  }
+
+  it('scrapes each target with its own job, bearer token and basic auth from *_file secrets, trusting tls_ca_file', async () => {
+    const input = fromToml([
+      '[[inputs.prometheus.targets]]',
+      `url = "${base}/bearer"`,
+      'job = "api"',
+      `bearer_token_file = "${file('token')}"`,
+      `tls_ca_file = "${file('ca.pem')}"`,
+      '[[inputs.prometheus.targets]]',
+      `url = "${base}/basic"`,
+      'username = "scraper"',
+      `password_file = "${file('password')}"`,
+      `tls_ca_file = "${file('ca.pem')}"`,
+    ])
+    await input.init()
+    const { acc, samples } = recorder()
+    await input.gather(acc)
+    const metrics = samples.filter((s) => s.name === 'secured_metric')
+    expect(metrics.map((s) => [s.labels.path, s.labels.job, s.value]).sort()).toEqual([
+      ['/basic', 'default_job', 7],
+      ['/bearer', 'api', 7],
+    ])
+    expect(samples.filter((s) => s.name === 'up').map((s) => s.value)).toEqual([1, 1])
+    expect(seen).toContain(`Bearer ${TOKEN}`)
+    expect(seen).toContain(BASIC)
+  })
+
+  it('fails a target whose certificate its CA does not sign, or whose credentials are wrong', async () => {
+    writeFileSync(file('wrong-token'), 'nope\n')
+    const input = fromToml([
+      '[[inputs.prometheus.targets]]', // the system CAs do not know the test CA
+      `url = "${base}/bearer"`,
+      `bearer_token_file = "${file('token')}"`,
+      '[[inputs.prometheus.targets]]', // a CA that did not sign the server's certificate
+      `url = "${base}/bearer"`,
+      `bearer_token_file = "${file('token')}"`,
+      `tls_ca_file = "${file('other-ca.pem')}"`,
+      '[[inputs.prometheus.targets]]', // the right CA, the wrong token: HTTP 401
+      `url = "${base}/bearer"`,
+      `bearer_token_file = "${file('wrong-token')}"`,
+      `tls_ca_file = "${file('ca.pem')}"`,
+    ])
+    await input.init()
+    const { acc, samples } = recorder()
+    await expect(input.gather(acc)).rejects.toThrow(/scrape failed for/)
+    expect(samples.filter((s) => s.name === 'up').map((s) => s.value)).toEqual([0, 0, 0])
+    expect(samples.some((s) => s.name === 'secured_metric')).toBe(false)
+    expect(input.stats.failedScrapes).toBe(3)
+  })
+
+  it('refuses in init: basic auth with a bearer token, half of basic auth, a CA for http, an unreadable or non-PEM CA', async () => {
+    const section = (extra: string[]): string[] => ['[[inputs.prometheus.targets]]', ...extra]
+    const cases: [string[], RegExp][] = [
+      [section([`url = "${base}/x"`, 'username = "u"', 'password = "p"', 'bearer_token = "t"']), /not both/],
+      [section([`url = "${base}/x"`, 'username = "u"']), /needs both username and password/],
+      [section(['url = "http://127.0.0.1:1/x"', `tls_ca_file = "${file('ca.pem')}"`]), /only for https/],
+      [
+        section([`url = "${base}/x"`, `tls_ca_file = "${file('missing.pem')}"`]),
+        /cannot read tls_ca_file .*ENOENT/,
+      ],
+      [section([`url = "${base}/x"`, `tls_ca_file = "${file('token')}"`]), /holds no PEM certificate/],
+      [section(['url = "https://u:p@127.0.0.1:1/x"']), /not in the URL/],
+    ]
+    for (const [lines, message] of cases) {
+      await expect(fromToml(lines).init(), lines.join(' ')).rejects.toThrow(message)
+    }
+    expect(() =>
+      fromToml(
+        section([`url = "${base}/x"`, 'bearer_token = "a"', `bearer_token_file = "${file('token')}"`]),
+      ),
+    ).toThrow(/either bearer_token or bearer_token_file/)
   })
 })

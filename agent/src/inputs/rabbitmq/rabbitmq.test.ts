@@ -1,4 +1,3 @@
-import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startRabbitmqServer, type RabbitmqHandle } from '../../testing/services.js'
 import { recorder, testDeps, type Recorded } from '../testing.js'
@@ -7,13 +6,13 @@ import { RabbitmqInput } from './index.js'
 const AUTH = `Basic ${Buffer.from('guest:guest').toString('base64')}`
 
 async function api(base: string, method: 'PUT' | 'POST', path: string, body: unknown): Promise<void> {
-  const response = await request(`${base}${path}`, {
+  const response = await fetch(`${base}${path}`, {
     method,
     headers: { authorization: AUTH, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   })
-  const text = await response.body.text()
-  if (response.statusCode >= 300) throw new Error(`${method} ${path}: ${response.statusCode} ${text}`)
+  const text = await response.text()
+  if (response.status >= 300) throw new Error(`${method} ${path}: ${response.status} ${text}`)
 }
 
 const publish = (base: string, queue: string): Promise<void> =>

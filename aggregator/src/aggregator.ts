@@ -48,7 +48,7 @@ import { DeadLetterPublisher } from './sinks/dlq/dead-letters.js'
 import { startEmbeddedHttp, type EmbeddedHttp } from './http/embedded.js'
 import { createRulesCounters, rulesBranch, type RulesCounters } from './rules/branch.js'
 import { CommitLatency } from './pipeline/commit-latency.js'
-import { aggregatorRegistry, ConsumerLag } from './self/self-metrics.js'
+import { aggregatorRegistry, ConsumerLag, type RollupStats } from './self/self-metrics.js'
 
 /** How often consumer lag (JetStream consumer info) is refreshed for the self metrics, ms. */
 const LAG_REFRESH_MS = 5_000
@@ -66,6 +66,8 @@ export interface RunningAggregator {
   counters: PipelineCounters
   /** Streaming alert rules: batches evaluated, events published (zero without rule files). */
   rulesCounters: RulesCounters
+  /** The roll-up job's counters: minutes rolled, held back, watermarks raised by other replicas' roll-ups. */
+  rollups: RollupStats
   /** Messages and bytes delivered to this process and not yet acked, summed over its partitions. */
   inFlight: InFlight
   /** Partitions this replica consumes now (`[0]` when the stream is not partitioned). */
@@ -110,6 +112,7 @@ export async function startAggregator(
     graceMs: config.pipeline.rollup_grace,
     intervalMs: config.pipeline.rollup_interval,
     startupHoldMs: config.consumer.ack_wait,
+    replicaId: config.aggregator.id,
   })
   let nats: NatsConnection | undefined
   let http: EmbeddedHttp | undefined
@@ -236,6 +239,7 @@ export async function startAggregator(
     lag.start()
     const metrics = aggregatorRegistry({
       id: config.aggregator.id,
+      rollups,
       counters,
       rulesCounters,
       inFlight,
@@ -308,6 +312,7 @@ export async function startAggregator(
     }
     return {
       counters,
+      rollups,
       rulesCounters,
       inFlight,
       partitions,

@@ -71,8 +71,18 @@ export class ConsumerLag {
   }
 }
 
+/** The roll-up job's counters (rollups/coordinator.ts). */
+export interface RollupStats {
+  minutesRolled: number
+  rollupErrors: number
+  rollupsHeldBack: number
+  watermarksRaised: number
+  claimWaits: number
+}
+
 export interface AggregatorMetricsSources {
   id: string
+  rollups: RollupStats
   counters: PipelineCounters
   rulesCounters: RulesCounters
   inFlight: InFlight
@@ -172,6 +182,31 @@ export function aggregatorRegistry(sources: AggregatorMetricsSources): MetricsRe
     'aggregator.partitions_owned',
     'Partitions of the METRICS stream this replica consumes.',
     () => sources.partitions().length,
+  )
+  counter(
+    'aggregator.rollup_minutes_total',
+    'Minutes this replica rolled up into samples_1m.',
+    () => sources.rollups.minutesRolled,
+  )
+  counter(
+    'aggregator.rollup_errors_total',
+    'Failed roll-up attempts (retried).',
+    () => sources.rollups.rollupErrors,
+  )
+  counter(
+    'aggregator.rollup_held_back_total',
+    'Roll-ups of a minute put off because a batch with on-time samples of it was not committed yet.',
+    () => sources.rollups.rollupsHeldBack,
+  )
+  counter(
+    'aggregator.rollup_watermarks_raised_total',
+    'Batches whose late-sample watermark was raised because another replica had rolled up one of their minutes.',
+    () => sources.rollups.watermarksRaised,
+  )
+  counter(
+    'aggregator.rollup_claim_waits_total',
+    "Times a batch waited for another replica's roll-up of one of its minutes.",
+    () => sources.rollups.claimWaits,
   )
   counter(
     'aggregator.rules_batches_evaluated_total',

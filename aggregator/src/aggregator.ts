@@ -34,6 +34,7 @@ import {
   type MetricsConsumerOptions,
 } from './sources/nats/metrics-consumer.js'
 import { PartitionLeases } from './partitions/leases.js'
+import { PartitionGuard, type PartitionMismatch } from './partitions/guard.js'
 import { BatchCommitter } from './pipeline/committer.js'
 import { createCounters, type PipelineCounters } from './pipeline/counters.js'
 import { runPipeline, type AcceptedBranch } from './pipeline/pipeline.js'
@@ -52,6 +53,8 @@ import { aggregatorRegistry, ConsumerLag, type RollupStats } from './self/self-m
 
 /** How often consumer lag (JetStream consumer info) is refreshed for the self metrics, ms. */
 const LAG_REFRESH_MS = 5_000
+/** How often the stream is swept for subjects no consumer reads (partition count mismatch), ms. */
+const PARTITION_SWEEP_MS = 30_000
 
 export interface AggregatorOptions {
   logger: Logger
@@ -60,6 +63,8 @@ export interface AggregatorOptions {
   branches?: AcceptedBranch[]
   /** How long `stop()` waits for buffered batches to commit before abandoning them (they are redelivered). */
   stopTimeoutMs?: number
+  /** How often the stream is swept for subjects no consumer reads. Default 30 s. */
+  partitionSweepMs?: number
 }
 
 export interface RunningAggregator {
@@ -81,7 +86,12 @@ export interface RunningAggregator {
   adminUrl: string | undefined
   /** Writes `metrics` into tidewatch every `admin.self_metrics_interval`, unless that is 0. */
   selfIngest: SelfIngest | undefined
-  /** Connected to NATS and the pipeline running: what /readyz answers. */
+  /**
+   * Agents publishing with another partition count than `consumer.partitions` (partitions/guard.ts):
+   * the subject and reason, or undefined. /readyz answers 503 with the reason meanwhile.
+   */
+  partitionMismatch(): PartitionMismatch | undefined
+  /** Connected to NATS, the pipeline running, the partition counts agreeing: what /readyz answers. */
   ready(): boolean
   /** Resolves when the pipeline ends by itself (it should not) or after stop(). */
   done: Promise<void>
@@ -119,8 +129,12 @@ export async function startAggregator(
   let admin: AdminServer | undefined
   let selfIngest: SelfIngest | undefined
   let lag: ConsumerLag | undefined
+  let sweepTimer: NodeJS.Timeout | undefined
+  let closing = false
   const closeAll = async (): Promise<void> => {
+    closing = true
     rulesAbort.abort()
+    clearTimeout(sweepTimer)
     await selfIngest?.stop()
     await lag?.stop()
     await admin?.close().catch(() => undefined)
@@ -145,6 +159,29 @@ export async function startAggregator(
     ])
     const counters = createCounters()
     const inFlight = createInFlight()
+    const metricsPrefix = (config.streams.metrics.subjects[0] ?? 'metrics.in.>').replace(/\.>$|\.\*$/, '')
+    const guard = new PartitionGuard({
+      prefix: metricsPrefix,
+      partitions: config.consumer.partitions,
+      stream: config.streams.metrics.name,
+      clock,
+      logger: logger.child({ component: 'partitions' }),
+    })
+    if (config.consumer.partitions > 1) {
+      const sweep = (): void => {
+        guard
+          .sweep(manager)
+          .catch((error: unknown) =>
+            logger.debug({ err: error }, 'cannot sweep the stream for unread subjects'),
+          )
+          .finally(() => {
+            if (closing) return
+            sweepTimer = setTimeout(sweep, options.partitionSweepMs ?? PARTITION_SWEEP_MS)
+            sweepTimer.unref()
+          })
+      }
+      sweep()
+    }
     const latency = new CommitLatency()
     const deadLetters = new DeadLetterPublisher(
       jetstream(nats),
@@ -194,6 +231,7 @@ export async function startAggregator(
         deadLetters,
         branches,
         latency,
+        guard,
       })
       partitionRuns.set(partition, run)
       run.done.catch((error: unknown) => {
@@ -240,6 +278,7 @@ export async function startAggregator(
     const metrics = aggregatorRegistry({
       id: config.aggregator.id,
       rollups,
+      partitionGuard: guard,
       counters,
       rulesCounters,
       inFlight,
@@ -250,12 +289,14 @@ export async function startAggregator(
     })
     const natsConnected = natsConnectedProbe(nats)
     let stopRequested = false
-    const ready = (): boolean => natsConnected() && !pipelineFailed && !stopRequested
+    const ready = (): boolean =>
+      natsConnected() && !pipelineFailed && !stopRequested && guard.mismatch === undefined
     if (config.admin.listen !== '') {
       admin = await startAdminServer({
         listen: config.admin.listen,
         registry: metrics,
         ready,
+        notReadyReason: () => guard.mismatch?.reason,
         logger: logger.child({ component: 'admin' }),
       })
     }
@@ -316,6 +357,7 @@ export async function startAggregator(
       rulesCounters,
       inFlight,
       partitions,
+      partitionMismatch: () => guard.mismatch,
       store,
       httpUrl: http?.url,
       metrics,
@@ -360,6 +402,7 @@ async function runPartition(args: {
   deadLetters: DeadLetterPublisher
   branches: AcceptedBranch[]
   latency: CommitLatency
+  guard: PartitionGuard
 }): Promise<PartitionRun> {
   const { config, manager, partition, clock, counters } = args
   const partitioned = config.consumer.partitions > 1
@@ -420,6 +463,7 @@ async function runPartition(args: {
     microBatchMaxWaitMs: config.pipeline.micro_batch_max_wait,
     housekeepingIntervalMs: 5_000,
     branches: args.branches,
+    checkSubject: (subject) => args.guard.check(subject),
   })
   const done = pipeline.done.catch((error: unknown) => {
     if (!(error instanceof RetryAbortedError)) throw error

@@ -80,9 +80,17 @@ export interface RollupStats {
   claimWaits: number
 }
 
+/** The partition-count check (partitions/guard.ts). */
+export interface PartitionCheck {
+  mismatch: unknown
+  mismatchedMessages: number
+  unreadSubjects: number
+}
+
 export interface AggregatorMetricsSources {
   id: string
   rollups: RollupStats
+  partitionGuard: PartitionCheck
   counters: PipelineCounters
   rulesCounters: RulesCounters
   inFlight: InFlight
@@ -182,6 +190,21 @@ export function aggregatorRegistry(sources: AggregatorMetricsSources): MetricsRe
     'aggregator.partitions_owned',
     'Partitions of the METRICS stream this replica consumes.',
     () => sources.partitions().length,
+  )
+  gauge(
+    'aggregator.partition_mismatch',
+    '1 while agents seem to publish with another partition count than consumer.partitions (see /readyz).',
+    () => (sources.partitionGuard.mismatch !== undefined ? 1 : 0),
+  )
+  counter(
+    'aggregator.partition_mismatched_messages_total',
+    'Delivered messages whose subject names another partition than partitionOf(agent id, consumer.partitions).',
+    () => sources.partitionGuard.mismatchedMessages,
+  )
+  gauge(
+    'aggregator.unread_subjects',
+    'Subjects in the METRICS stream no partition consumer reads, at the last sweep.',
+    () => sources.partitionGuard.unreadSubjects,
   )
   counter(
     'aggregator.rollup_minutes_total',

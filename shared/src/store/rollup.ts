@@ -8,9 +8,12 @@ import { assertDatabaseName } from './schema.js'
  *
  * Exactly once: each minute is inserted under the token `rollup-1m:<minute>` with dependent-view
  * deduplication (samples_1h_mv), so any replica may roll any minute, any number of times. Which
- * minutes are done is recorded in ingest_batches under the consumer name `ROLLUP_LOG`. Samples that
- * arrive after their minute was rolled up (late, replayed from an agent's spool) are written as
- * partials straight into samples_1m by the aggregator, under their batch's token.
+ * minutes are done is recorded in ingest_batches under the consumer name `ROLLUP_LOG`, claims on
+ * minutes about to be rolled up under `ROLLUP_CLAIMS`. Samples that arrive after their minute was
+ * rolled up (late, replayed from an agent's spool) are written as partials straight into samples_1m
+ * by the aggregator, under their batch's token. Which samples those are is agreed between batches
+ * and every replica's roll-ups through the intent rows, the claims and the log
+ * (aggregator/src/rollups/coordinator.ts): `checkRollup` and `readRollupFrontier` are the two reads.
  */
 export const ROLLUP_LOG = 'rollup-1m'
 

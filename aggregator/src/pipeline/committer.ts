@@ -155,12 +155,17 @@ export class BatchCommitter {
         await this.options.intentLog.recordIntent(token, seqs, stamp)
         intentWrittenMs = this.options.clock.now()
       }
-      if (recorded === undefined || recorded.watermarkMs <= 0) await this.retry('record intent', writeIntent)
+      // A re-sent batch writes its intent again too, with the watermark it was first sent with: a
+      // renewal, so that the intent of a replica that died a while ago does not expire meanwhile.
+      await this.retry('record intent', writeIntent)
       // Series rows first: a sample is never queryable by labels before its series row exists.
       await this.retry('insert series', () => this.options.writeSeries(prepared.newSeries))
       if (prepared.columns.length > 0) {
         // Written after the intent, read before the samples: the batch and every replica's roll-up
-        // agree on which of its samples are late (one query unless a roll-up is in the way).
+        // agree on which of its samples are late (one query unless a roll-up is in the way). An
+        // intent that waited long (a store outage) is renewed first so it holds roll-ups back.
+        if (this.options.clock.now() - intentWrittenMs > INTENT_RENEW_MS)
+          await this.retry('renew intent', writeIntent)
         stamp.watermarkMs = await this.retry('settle the roll-up watermark', () =>
           this.options.rollups.settleWatermark(
             stamp.watermarkMs,

@@ -34,6 +34,7 @@ import {
   type MetricsConsumerOptions,
 } from './sources/nats/metrics-consumer.js'
 import { PartitionLeases } from './partitions/leases.js'
+import { PartitionGuard, type PartitionMismatch } from './partitions/guard.js'
 import { BatchCommitter } from './pipeline/committer.js'
 import { createCounters, type PipelineCounters } from './pipeline/counters.js'
 import { runPipeline, type AcceptedBranch } from './pipeline/pipeline.js'
@@ -48,10 +49,12 @@ import { DeadLetterPublisher } from './sinks/dlq/dead-letters.js'
 import { startEmbeddedHttp, type EmbeddedHttp } from './http/embedded.js'
 import { createRulesCounters, rulesBranch, type RulesCounters } from './rules/branch.js'
 import { CommitLatency } from './pipeline/commit-latency.js'
-import { aggregatorRegistry, ConsumerLag } from './self/self-metrics.js'
+import { aggregatorRegistry, ConsumerLag, type RollupStats } from './self/self-metrics.js'
 
 /** How often consumer lag (JetStream consumer info) is refreshed for the self metrics, ms. */
 const LAG_REFRESH_MS = 5_000
+/** How often the stream is swept for subjects no consumer reads (partition count mismatch), ms. */
+const PARTITION_SWEEP_MS = 30_000
 
 export interface AggregatorOptions {
   logger: Logger
@@ -60,12 +63,16 @@ export interface AggregatorOptions {
   branches?: AcceptedBranch[]
   /** How long `stop()` waits for buffered batches to commit before abandoning them (they are redelivered). */
   stopTimeoutMs?: number
+  /** How often the stream is swept for subjects no consumer reads. Default 30 s. */
+  partitionSweepMs?: number
 }
 
 export interface RunningAggregator {
   counters: PipelineCounters
   /** Streaming alert rules: batches evaluated, events published (zero without rule files). */
   rulesCounters: RulesCounters
+  /** The roll-up job's counters: minutes rolled, held back, watermarks raised by other replicas' roll-ups. */
+  rollups: RollupStats
   /** Messages and bytes delivered to this process and not yet acked, summed over its partitions. */
   inFlight: InFlight
   /** Partitions this replica consumes now (`[0]` when the stream is not partitioned). */
@@ -79,7 +86,12 @@ export interface RunningAggregator {
   adminUrl: string | undefined
   /** Writes `metrics` into tidewatch every `admin.self_metrics_interval`, unless that is 0. */
   selfIngest: SelfIngest | undefined
-  /** Connected to NATS and the pipeline running: what /readyz answers. */
+  /**
+   * Agents publishing with another partition count than `consumer.partitions` (partitions/guard.ts):
+   * the subject and reason, or undefined. /readyz answers 503 with the reason meanwhile.
+   */
+  partitionMismatch(): PartitionMismatch | undefined
+  /** Connected to NATS, the pipeline running, the partition counts agreeing: what /readyz answers. */
   ready(): boolean
   /** Resolves when the pipeline ends by itself (it should not) or after stop(). */
   done: Promise<void>
@@ -110,14 +122,19 @@ export async function startAggregator(
     graceMs: config.pipeline.rollup_grace,
     intervalMs: config.pipeline.rollup_interval,
     startupHoldMs: config.consumer.ack_wait,
+    replicaId: config.aggregator.id,
   })
   let nats: NatsConnection | undefined
   let http: EmbeddedHttp | undefined
   let admin: AdminServer | undefined
   let selfIngest: SelfIngest | undefined
   let lag: ConsumerLag | undefined
+  let sweepTimer: NodeJS.Timeout | undefined
+  let closing = false
   const closeAll = async (): Promise<void> => {
+    closing = true
     rulesAbort.abort()
+    clearTimeout(sweepTimer)
     await selfIngest?.stop()
     await lag?.stop()
     await admin?.close().catch(() => undefined)
@@ -142,6 +159,29 @@ export async function startAggregator(
     ])
     const counters = createCounters()
     const inFlight = createInFlight()
+    const metricsPrefix = (config.streams.metrics.subjects[0] ?? 'metrics.in.>').replace(/\.>$|\.\*$/, '')
+    const guard = new PartitionGuard({
+      prefix: metricsPrefix,
+      partitions: config.consumer.partitions,
+      stream: config.streams.metrics.name,
+      clock,
+      logger: logger.child({ component: 'partitions' }),
+    })
+    if (config.consumer.partitions > 1) {
+      const sweep = (): void => {
+        guard
+          .sweep(manager)
+          .catch((error: unknown) =>
+            logger.debug({ err: error }, 'cannot sweep the stream for unread subjects'),
+          )
+          .finally(() => {
+            if (closing) return
+            sweepTimer = setTimeout(sweep, options.partitionSweepMs ?? PARTITION_SWEEP_MS)
+            sweepTimer.unref()
+          })
+      }
+      sweep()
+    }
     const latency = new CommitLatency()
     const deadLetters = new DeadLetterPublisher(
       jetstream(nats),
@@ -191,6 +231,7 @@ export async function startAggregator(
         deadLetters,
         branches,
         latency,
+        guard,
       })
       partitionRuns.set(partition, run)
       run.done.catch((error: unknown) => {
@@ -236,6 +277,8 @@ export async function startAggregator(
     lag.start()
     const metrics = aggregatorRegistry({
       id: config.aggregator.id,
+      rollups,
+      partitionGuard: guard,
       counters,
       rulesCounters,
       inFlight,
@@ -246,12 +289,14 @@ export async function startAggregator(
     })
     const natsConnected = natsConnectedProbe(nats)
     let stopRequested = false
-    const ready = (): boolean => natsConnected() && !pipelineFailed && !stopRequested
+    const ready = (): boolean =>
+      natsConnected() && !pipelineFailed && !stopRequested && guard.mismatch === undefined
     if (config.admin.listen !== '') {
       admin = await startAdminServer({
         listen: config.admin.listen,
         registry: metrics,
         ready,
+        notReadyReason: () => guard.mismatch?.reason,
         logger: logger.child({ component: 'admin' }),
       })
     }
@@ -308,9 +353,11 @@ export async function startAggregator(
     }
     return {
       counters,
+      rollups,
       rulesCounters,
       inFlight,
       partitions,
+      partitionMismatch: () => guard.mismatch,
       store,
       httpUrl: http?.url,
       metrics,
@@ -355,6 +402,7 @@ async function runPartition(args: {
   deadLetters: DeadLetterPublisher
   branches: AcceptedBranch[]
   latency: CommitLatency
+  guard: PartitionGuard
 }): Promise<PartitionRun> {
   const { config, manager, partition, clock, counters } = args
   const partitioned = config.consumer.partitions > 1
@@ -415,6 +463,7 @@ async function runPartition(args: {
     microBatchMaxWaitMs: config.pipeline.micro_batch_max_wait,
     housekeepingIntervalMs: 5_000,
     branches: args.branches,
+    checkSubject: (subject) => args.guard.check(subject),
   })
   const done = pipeline.done.catch((error: unknown) => {
     if (!(error instanceof RetryAbortedError)) throw error

@@ -4,7 +4,7 @@ import { ManualClock, type DecodedBatch } from '@tidewatch/shared'
 import { BatchCommitter } from '../src/pipeline/committer.js'
 import { createCounters } from '../src/pipeline/counters.js'
 import type { AcceptedMessage } from '../src/pipeline/classify.js'
-import type { BatchIntent, IntentLog } from '../src/sinks/clickhouse/intent-log.js'
+import type { BatchIntent, IntentLog, IntentStamp } from '../src/sinks/clickhouse/intent-log.js'
 import type { SampleColumns } from '../src/sinks/clickhouse/columns.js'
 import type { SampleSink } from '../src/sinks/clickhouse/sample-sink.js'
 import { SeriesResolver } from '../src/sinks/clickhouse/series-resolver.js'
@@ -47,11 +47,13 @@ function message(
 function memoryStore() {
   const intents = new Map<string, BatchIntent>()
   const tokensWritten: string[] = []
+  /** The watermark each write classified its samples with. */
+  const watermarks: number[] = []
   const stored = new Map<string, number>()
   let failWrites = 0
   const intentLog = {
-    recordIntent: async (token: string, seqs: readonly number[]) => {
-      intents.set(token, { token, seqs: [...seqs], committed: false })
+    recordIntent: async (token: string, seqs: readonly number[], stamp: IntentStamp) => {
+      intents.set(token, { token, seqs: [...seqs], committed: false, watermarkMs: stamp.watermarkMs })
     },
     recordCommit: async (token: string) => {
       intents.get(token)!.committed = true
@@ -64,12 +66,13 @@ function memoryStore() {
     },
   } as unknown as IntentLog
   const sink: SampleSink = {
-    writeSamples: async (token: string, columns: Pick<SampleColumns, 'length'>) => {
+    writeSamples: async (token: string, columns: Pick<SampleColumns, 'length'>, lateBeforeMs: number) => {
       if (failWrites > 0) {
         failWrites--
         throw new Error('store down')
       }
       tokensWritten.push(token)
+      watermarks.push(lateBeforeMs)
       if (!stored.has(token)) stored.set(token, columns.length)
     },
     close: async () => undefined,
@@ -79,6 +82,7 @@ function memoryStore() {
     intentLog,
     sink,
     tokensWritten,
+    watermarks,
     storedRows: () => [...stored.values()].reduce((a, b) => a + b, 0),
     failNextWrites: (n: number) => void (failWrites = n),
   }
@@ -94,7 +98,8 @@ function committerFor(
     intentLog: store.intentLog,
     sink: store.sink,
     writeSeries: async () => undefined,
-    rollups: { withWatermark: (work) => work(0) },
+    // One replica and no roll-up in the way: the watermark is this replica's, settled as it is.
+    rollups: { lateBeforeMs: 60_000, settleWatermark: async (watermarkMs: number) => watermarkMs },
     resolver: new SeriesResolver({ maxSeriesPerMetric: 1_000_000 }),
     clock,
     logger: silentLogger,
@@ -115,6 +120,7 @@ describe('BatchCommitter', () => {
       token: 'METRICS/test:1-2:2',
       seqs: [1, 2],
       committed: true,
+      watermarkMs: 60_000,
     })
     expect(messages.map((m) => m.acks())).toEqual([1, 1])
   })
@@ -153,19 +159,23 @@ describe('BatchCommitter', () => {
   it('re-sends an uncommitted batch exactly as first sent, once all its messages are back', async () => {
     const store = memoryStore()
     // A crash after the intent and the data, before the commit record and the acks.
-    await store.intentLog.recordIntent('METRICS/test:1-3:3', [1, 2, 3])
-    await store.sink.writeSamples('METRICS/test:1-3:3', { length: 3 } as SampleColumns, 0)
+    // It was classified with an older watermark than this replica's: it is re-sent with that one.
+    const stamp = { watermarkMs: 30_000, minTsMs: 1_000, maxTsMs: 3_000 }
+    await store.intentLog.recordIntent('METRICS/test:1-3:3', [1, 2, 3], stamp)
+    await store.sink.writeSamples('METRICS/test:1-3:3', { length: 3 } as SampleColumns, stamp.watermarkMs)
 
     const committer = committerFor(store)
     const first = [message(3, true), message(1, true), message(9, false)]
     await committer.commit(first)
     // 9 is fresh and goes on; 1 and 3 wait for 2.
     expect(store.tokensWritten).toEqual(['METRICS/test:1-3:3', 'METRICS/test:9-9:1'])
+    expect(store.watermarks).toEqual([30_000, 60_000])
     expect(first.map((m) => m.acks())).toEqual([0, 0, 1])
 
     const rest = [message(2, true)]
     await committer.commit(rest)
     expect(store.tokensWritten.at(-1)).toBe('METRICS/test:1-3:3')
+    expect(store.watermarks.at(-1)).toBe(30_000)
     expect([...first.slice(0, 2), ...rest].map((m) => m.acks())).toEqual([1, 1, 1])
     expect(store.intents.get('METRICS/test:1-3:3')?.committed).toBe(true)
     // The store deduplicated the re-sent batch by its token: 3 rows from it, 1 from seq 9.
@@ -182,13 +192,14 @@ describe('BatchCommitter', () => {
 
   it('acks held messages once a re-check finds their batch committed elsewhere', async () => {
     const store = memoryStore()
-    await store.intentLog.recordIntent('METRICS/test:1-2:2', [1, 2])
+    const stamp = { watermarkMs: 60_000, minTsMs: 1_000, maxTsMs: 2_000 }
+    await store.intentLog.recordIntent('METRICS/test:1-2:2', [1, 2], stamp)
     const clock = new ManualClock(1_000_000)
     const committer = committerFor(store, clock)
     const held = [message(1, true)]
     await committer.commit(held)
     expect(held[0]!.acks()).toBe(0)
-    await store.intentLog.recordCommit('METRICS/test:1-2:2', [1, 2])
+    await store.intentLog.recordCommit('METRICS/test:1-2:2', [1, 2], stamp)
     clock.advance(6_000)
     await committer.commit([])
     expect(held[0]!.acks()).toBe(1)

@@ -2,16 +2,29 @@ import { retryUntilAborted, type Clock } from '@tidewatch/shared'
 import type { Logger } from 'pino'
 import type { AcceptedMessage } from './classify.js'
 import { RecoveryBuffer } from './recovery.js'
-import type { IntentLog } from '../sinks/clickhouse/intent-log.js'
+import type { BatchIntent, IntentLog, IntentStamp } from '../sinks/clickhouse/intent-log.js'
+import type { BatchSpan } from '../rollups/coordinator.js'
 import { buildColumns } from '../sinks/clickhouse/columns.js'
 import type { SampleSink } from '../sinks/clickhouse/sample-sink.js'
 import type { SeriesResolver, SeriesRow } from '../sinks/clickhouse/series-resolver.js'
 import type { PipelineCounters } from './counters.js'
 import type { CommitLatency } from './commit-latency.js'
 
+/** The roll-up side of a commit (rollups/coordinator.ts): which samples of a batch are late. */
 export interface LateSampleGate {
-  withWatermark<T>(work: (lateBeforeMs: number) => Promise<T>): Promise<T>
+  /** Samples before this (ms) are late, as far as this replica has seen: a new batch's first watermark. */
+  readonly lateBeforeMs: number
+  /** The watermark to classify with, once no other replica's roll-up is in the way (see the coordinator). */
+  settleWatermark(
+    watermarkMs: number,
+    span: BatchSpan,
+    rewriteIntent: (watermarkMs: number) => Promise<void>,
+    signal?: AbortSignal,
+  ): Promise<number>
 }
+
+/** How long an intent may go without a rewrite while its batch is retried (it must not expire). */
+const INTENT_RENEW_MS = 5 * 60_000
 
 export interface CommitterOptions {
   consumerName: string
@@ -20,7 +33,7 @@ export interface CommitterOptions {
   /** Writes first-seen series rows (the series table). */
   writeSeries: (rows: readonly SeriesRow[]) => Promise<void>
   resolver: SeriesResolver
-  /** Holds the roll-up watermark still while a batch is written (which of its samples are late). */
+  /** Settles which samples of a batch are late (1-minute partials) against every replica's roll-ups. */
   rollups: LateSampleGate
   clock: Clock
   logger: Logger
@@ -56,11 +69,11 @@ export class BatchCommitter {
 
     if (redelivered.length > 0) await this.sortRedelivered(redelivered, fresh)
     for (const { intent, messages: group } of this.recovery.takeComplete()) {
-      await this.store(intent.token, group, { intentRecorded: true })
+      await this.store(intent.token, group, intent)
       this.options.counters.recoveredBatches++
     }
     await this.recheckHeld()
-    if (fresh.length > 0) await this.store(this.tokenFor(fresh), fresh, { intentRecorded: false })
+    if (fresh.length > 0) await this.store(this.tokenFor(fresh), fresh, undefined)
   }
 
   private tokenFor(messages: readonly AcceptedMessage[]): string {
@@ -109,10 +122,11 @@ export class BatchCommitter {
     }
   }
 
+  /** Stores a batch: a fresh one (no intent yet), or one re-sent under the intent it was first sent with. */
   private async store(
     token: string,
     messages: readonly AcceptedMessage[],
-    options: { intentRecorded: boolean },
+    recorded: BatchIntent | undefined,
   ): Promise<void> {
     const seqs = messages.map((m) => m.message.seq)
     const startedMs = this.options.clock.now()
@@ -121,25 +135,57 @@ export class BatchCommitter {
       this.options.resolver,
       Math.floor(startedMs / 1000),
     )
+    const stamp: IntentStamp = {
+      // A re-sent batch is classified as it was first sent, so the store drops what had landed;
+      // intents from before watermarks were recorded (0) take this replica's.
+      watermarkMs:
+        recorded !== undefined && recorded.watermarkMs > 0
+          ? recorded.watermarkMs
+          : this.options.rollups.lateBeforeMs,
+      ...spanOf(prepared.columns.timestampsMs, prepared.columns.length),
+    }
     // However long the store takes (a slow insert, an outage), JetStream must not hand these messages
     // to another consumer while this batch may still commit: keep telling it they are in progress.
     const keepAlive = setInterval(() => {
       for (const m of messages) m.message.working()
     }, this.options.workingIntervalMs)
     try {
-      if (!options.intentRecorded) {
-        await this.retry('record intent', () => this.options.intentLog.recordIntent(token, seqs))
+      let intentWrittenMs = this.options.clock.now()
+      const writeIntent = async (): Promise<void> => {
+        await this.options.intentLog.recordIntent(token, seqs, stamp)
+        intentWrittenMs = this.options.clock.now()
       }
+      // A re-sent batch writes its intent again too, with the watermark it was first sent with: a
+      // renewal, so that the intent of a replica that died a while ago does not expire meanwhile.
+      await this.retry('record intent', writeIntent)
       // Series rows first: a sample is never queryable by labels before its series row exists.
       await this.retry('insert series', () => this.options.writeSeries(prepared.newSeries))
-      // The watermark holds still across every attempt: a minute is never rolled up between an
-      // attempt that inserted these raw rows and a retry that would then call them late.
-      await this.options.rollups.withWatermark((lateBeforeMs) =>
-        this.retry('insert samples', () =>
-          this.options.sink.writeSamples(token, prepared.columns, lateBeforeMs),
-        ),
-      )
-      await this.retry('record commit', () => this.options.intentLog.recordCommit(token, seqs))
+      if (prepared.columns.length > 0) {
+        // Written after the intent, read before the samples: the batch and every replica's roll-up
+        // agree on which of its samples are late (one query unless a roll-up is in the way). An
+        // intent that waited long (a store outage) is renewed first so it holds roll-ups back.
+        if (this.options.clock.now() - intentWrittenMs > INTENT_RENEW_MS)
+          await this.retry('renew intent', writeIntent)
+        stamp.watermarkMs = await this.retry('settle the roll-up watermark', () =>
+          this.options.rollups.settleWatermark(
+            stamp.watermarkMs,
+            stamp,
+            async (raised) => {
+              await this.options.intentLog.recordIntent(token, seqs, { ...stamp, watermarkMs: raised })
+              stamp.watermarkMs = raised
+              intentWrittenMs = this.options.clock.now()
+            },
+            this.options.signal,
+          ),
+        )
+      }
+      // The watermark stays fixed across every attempt, and the intent holds the roll-up of the
+      // batch's on-time minutes back until the commit record (renewed so it does not expire).
+      await this.retry('insert samples', async () => {
+        if (this.options.clock.now() - intentWrittenMs > INTENT_RENEW_MS) await writeIntent()
+        await this.options.sink.writeSamples(token, prepared.columns, stamp.watermarkMs)
+      })
+      await this.retry('record commit', () => this.options.intentLog.recordCommit(token, seqs, stamp))
     } finally {
       clearInterval(keepAlive)
     }
@@ -172,4 +218,17 @@ export class BatchCommitter {
       },
     })
   }
+}
+
+/** The earliest and latest of `length` timestamps (0 and 0 when there are none). */
+function spanOf(timestampsMs: Float64Array, length: number): BatchSpan {
+  if (length === 0) return { minTsMs: 0, maxTsMs: 0 }
+  let min = Infinity
+  let max = -Infinity
+  for (let i = 0; i < length; i++) {
+    const ts = timestampsMs[i] as number
+    if (ts < min) min = ts
+    if (ts > max) max = ts
+  }
+  return { minTsMs: min, maxTsMs: max }
 }

@@ -52,6 +52,8 @@ export interface PipelineOptions {
   signal: AbortSignal
   microBatchMaxSamples: number
   microBatchMaxWaitMs: number
+  /** Sees every delivered message's subject (the partition-count check, partitions/guard.ts). */
+  checkSubject?: (subject: string) => void
   /** Idle tick that lets held redelivered batches be re-checked when no traffic arrives. */
   housekeepingIntervalMs: number
   branches?: AcceptedBranch[]
@@ -70,6 +72,7 @@ export function runPipeline(options: PipelineOptions): RunningPipeline {
     takeUntil(stop$),
     map((message): ClassifiedMessage => {
       options.counters.messagesReceived++
+      options.checkSubject?.(message.subject)
       return classifyMessage(message, options.limits, options.clock, options.decodeCache)
     }),
     share(),

@@ -71,8 +71,26 @@ export class ConsumerLag {
   }
 }
 
+/** The roll-up job's counters (rollups/coordinator.ts). */
+export interface RollupStats {
+  minutesRolled: number
+  rollupErrors: number
+  rollupsHeldBack: number
+  watermarksRaised: number
+  claimWaits: number
+}
+
+/** The partition-count check (partitions/guard.ts). */
+export interface PartitionCheck {
+  mismatch: unknown
+  mismatchedMessages: number
+  unreadSubjects: number
+}
+
 export interface AggregatorMetricsSources {
   id: string
+  rollups: RollupStats
+  partitionGuard: PartitionCheck
   counters: PipelineCounters
   rulesCounters: RulesCounters
   inFlight: InFlight
@@ -172,6 +190,46 @@ export function aggregatorRegistry(sources: AggregatorMetricsSources): MetricsRe
     'aggregator.partitions_owned',
     'Partitions of the METRICS stream this replica consumes.',
     () => sources.partitions().length,
+  )
+  gauge(
+    'aggregator.partition_mismatch',
+    '1 while agents seem to publish with another partition count than consumer.partitions (see /readyz).',
+    () => (sources.partitionGuard.mismatch !== undefined ? 1 : 0),
+  )
+  counter(
+    'aggregator.partition_mismatched_messages_total',
+    'Delivered messages whose subject names another partition than partitionOf(agent id, consumer.partitions).',
+    () => sources.partitionGuard.mismatchedMessages,
+  )
+  gauge(
+    'aggregator.unread_subjects',
+    'Subjects in the METRICS stream no partition consumer reads, at the last sweep.',
+    () => sources.partitionGuard.unreadSubjects,
+  )
+  counter(
+    'aggregator.rollup_minutes_total',
+    'Minutes this replica rolled up into samples_1m.',
+    () => sources.rollups.minutesRolled,
+  )
+  counter(
+    'aggregator.rollup_errors_total',
+    'Failed roll-up attempts (retried).',
+    () => sources.rollups.rollupErrors,
+  )
+  counter(
+    'aggregator.rollup_held_back_total',
+    'Roll-ups of a minute put off because a batch with on-time samples of it was not committed yet.',
+    () => sources.rollups.rollupsHeldBack,
+  )
+  counter(
+    'aggregator.rollup_watermarks_raised_total',
+    'Batches whose late-sample watermark was raised because another replica had rolled up one of their minutes.',
+    () => sources.rollups.watermarksRaised,
+  )
+  counter(
+    'aggregator.rollup_claim_waits_total',
+    "Times a batch waited for another replica's roll-up of one of its minutes.",
+    () => sources.rollups.claimWaits,
   )
   counter(
     'aggregator.rules_batches_evaluated_total',

@@ -8,6 +8,8 @@ export interface AdminServerOptions {
   registry: MetricsRegistry
   /** Ready to do its job (connected to NATS and the store, consuming). Default: always. */
   ready?: () => boolean
+  /** Why it is not ready, when it knows: the body of a 503 from /readyz. */
+  notReadyReason?: () => string | undefined
   logger: Logger
 }
 
@@ -30,9 +32,10 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
         return
       case '/readyz': {
         const ready = options.ready?.() ?? true
+        const reason = ready ? undefined : options.notReadyReason?.()
         response
           .writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' })
-          .end(ready ? 'ready\n' : 'not ready\n')
+          .end(ready ? 'ready\n' : reason !== undefined ? `not ready: ${reason}\n` : 'not ready\n')
         return
       }
       case '/metrics':

@@ -57,15 +57,21 @@ describe('admin server', () => {
     const registry = new MetricsRegistry()
     registry.counter('t_total', 'test').inc(2)
     let ready = false
+    let reason: string | undefined
     const server = await startAdminServer({
       listen: '127.0.0.1:0',
       registry,
       ready: () => ready,
+      notReadyReason: () => reason,
       logger: pino({ level: 'silent' }),
     })
     try {
       expect((await fetch(`${server.url}/healthz`)).status).toBe(200)
-      expect((await fetch(`${server.url}/readyz`)).status).toBe(503)
+      const notReady = await fetch(`${server.url}/readyz`)
+      expect(notReady.status).toBe(503)
+      expect(await notReady.text()).toBe('not ready\n')
+      reason = 'partition counts differ'
+      expect(await (await fetch(`${server.url}/readyz`)).text()).toBe('not ready: partition counts differ\n')
       ready = true
       expect((await fetch(`${server.url}/readyz`)).status).toBe(200)
       const metrics = await fetch(`${server.url}/metrics`)

@@ -137,6 +137,36 @@ describe('migrate', () => {
     expect(await text('SHOW CREATE TABLE tw_migrate.samples_raw')).toContain('toIntervalSecond(604800)')
   })
 
+  it('adds the intent stamp columns to an ingest_batches an earlier version created, keeping its rows', async () => {
+    await store.client.command({ query: 'CREATE DATABASE IF NOT EXISTS tw_upgrade' })
+    // The table as the release before intent stamps created it.
+    await store.client.command({
+      query: `CREATE TABLE tw_upgrade.ingest_batches
+(
+    consumer LowCardinality(String),
+    token String,
+    first_seq UInt64,
+    last_seq UInt64,
+    seqs Array(UInt64),
+    committed UInt8 DEFAULT 0,
+    created DateTime DEFAULT now()
+)
+ENGINE = MergeTree
+ORDER BY (consumer, last_seq)
+TTL created + toIntervalDay(2)`,
+    })
+    await store.client.command({
+      query: `INSERT INTO tw_upgrade.ingest_batches (consumer, token, first_seq, last_seq, seqs) VALUES ('METRICS/a', 't', 1, 2, [1, 2])`,
+    })
+    const upgraded = createStore(storeSchema.parse({ url: `chdb://${dir}`, database: 'tw_upgrade' }))
+    await migrate(upgraded, { retention })
+    await migrate(upgraded, { retention })
+    expect(
+      await text('SELECT token, watermark_ms, min_ts_ms, max_ts_ms FROM tw_upgrade.ingest_batches'),
+    ).toBe('t\t0\t0\t0\n')
+    expect(await text('SHOW CREATE TABLE tw_upgrade.ingest_batches')).toMatch(/max_ts_ms`? Int64 DEFAULT 0/)
+  })
+
   it('rejects a bad database name or a sub-second retention before touching the store', () => {
     expect(() => schemaDdl('tw; DROP DATABASE x', retention)).toThrow(ConfigError)
     expect(() => schemaDdl('tw', { ...retention, raw: 500 })).toThrow(ConfigError)

@@ -50,12 +50,29 @@ const ID_CODEC = 'CODEC(ZSTD(1))'
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/
 
+/**
+ * What an intent row of ingest_batches says about its batch's samples, for the roll-up (see
+ * aggregator/src/rollups/coordinator.ts): the watermark they were classified with (before it: late
+ * partials) and their earliest and latest timestamps, all in ms; 0 on rows written before these
+ * columns existed.
+ */
+const INTENT_STAMP_COLUMNS = [
+  'watermark_ms Int64 DEFAULT 0',
+  'min_ts_ms Int64 DEFAULT 0',
+  'max_ts_ms Int64 DEFAULT 0',
+]
+
 export interface TableDdl {
   name: string
   /** `CREATE ... IF NOT EXISTS` statement. */
   create: string
   /** The TTL expression as ClickHouse prints it in `engine_full`, when the table has one. */
   ttl?: string
+  /**
+   * Columns added after the table was first released (they are in `create` too): the migration adds
+   * each one, `ADD COLUMN IF NOT EXISTS`, to a table an earlier version created.
+   */
+  addedColumns?: string[]
 }
 
 /** Whole seconds of a retention in ms; retention shorter than a second is a config error. */
@@ -224,6 +241,7 @@ AS ${fleetRollupSelect(db, 'samples_1m', 'series')}`,
   }
   const ingestBatches: TableDdl = {
     name: 'ingest_batches',
+    addedColumns: INTENT_STAMP_COLUMNS,
     ttl: 'created + toIntervalDay(2)',
     create: `CREATE TABLE IF NOT EXISTS ${db}.ingest_batches
 (
@@ -233,7 +251,8 @@ AS ${fleetRollupSelect(db, 'samples_1m', 'series')}`,
     last_seq UInt64,
     seqs Array(UInt64),
     committed UInt8 DEFAULT 0,
-    created DateTime DEFAULT now()
+    created DateTime DEFAULT now(),
+    ${INTENT_STAMP_COLUMNS.join(',\n    ')}
 )
 ENGINE = MergeTree
 ORDER BY (consumer, last_seq)
@@ -484,6 +503,13 @@ export async function migrate(store: Store, options: MigrateOptions): Promise<Mi
     await store.client.command({ query: `DROP VIEW IF EXISTS ${db}.samples_1m_mv${onCluster}` })
     const fleetExisted = await tableExists(store, db, 'fleet_1m')
     for (const table of statements) await store.client.command({ query: table.create })
+    for (const table of statements) {
+      if (table.addedColumns === undefined) continue
+      const columns = table.addedColumns.map((column) => `ADD COLUMN IF NOT EXISTS ${column}`)
+      await store.client.command({
+        query: `ALTER TABLE ${db}.${table.name}${onCluster} ${columns.join(', ')}`,
+      })
+    }
     if (!fleetExisted) await backfillFleet(store, db, cluster, log)
     const result = await store.client.query({
       query: 'SELECT name, engine_full FROM system.tables WHERE database = {db:String}',

@@ -5,6 +5,17 @@ export interface BatchIntent {
   token: string
   seqs: number[]
   committed: boolean
+  /** The roll-up watermark its samples were classified with, ms (0: not recorded, an older row). */
+  watermarkMs: number
+}
+
+/** What an intent row says about its batch's samples, for the roll-up (rollups/coordinator.ts). */
+export interface IntentStamp {
+  /** Samples before this (ms) are written as late 1-minute partials, the others raw only. */
+  watermarkMs: number
+  /** Earliest and latest sample timestamps, ms (0 and 0 for a batch without samples). */
+  minTsMs: number
+  maxTsMs: number
 }
 
 /**
@@ -24,15 +35,21 @@ export class IntentLog {
     private readonly consumer: string,
   ) {}
 
-  async recordIntent(token: string, seqs: readonly number[]): Promise<void> {
-    await this.insert(token, seqs, 0)
+  /** Records (or, with a raised watermark, rewrites or renews) the intent: a row with committed = 0. */
+  async recordIntent(token: string, seqs: readonly number[], stamp: IntentStamp): Promise<void> {
+    await this.insert(token, seqs, 0, stamp)
   }
 
-  async recordCommit(token: string, seqs: readonly number[]): Promise<void> {
-    await this.insert(token, seqs, 1)
+  async recordCommit(token: string, seqs: readonly number[], stamp: IntentStamp): Promise<void> {
+    await this.insert(token, seqs, 1, stamp)
   }
 
-  private async insert(token: string, seqs: readonly number[], committed: 0 | 1): Promise<void> {
+  private async insert(
+    token: string,
+    seqs: readonly number[],
+    committed: 0 | 1,
+    stamp: IntentStamp,
+  ): Promise<void> {
     await this.client.insert({
       table: `${this.database}.ingest_batches`,
       values: [
@@ -43,6 +60,9 @@ export class IntentLog {
           last_seq: Math.max(...seqs),
           seqs,
           committed,
+          watermark_ms: Math.floor(stamp.watermarkMs),
+          min_ts_ms: Math.floor(stamp.minTsMs),
+          max_ts_ms: Math.floor(stamp.maxTsMs),
         },
       ],
       format: 'JSONEachRow',
@@ -58,7 +78,7 @@ export class IntentLog {
     const result = await this.client.query({
       // The alias must not be `seqs`: a ClickHouse server resolves `seqs` in WHERE to the alias, an
       // aggregate there (code 184), where chDB in-process happened to take the column.
-      query: `SELECT token, any(seqs) AS batch_seqs, max(committed) AS committed
+      query: `SELECT token, any(seqs) AS batch_seqs, max(committed) AS committed, max(watermark_ms) AS classified
         FROM ${this.database}.ingest_batches
         WHERE consumer = {consumer:String} AND first_seq <= {max:UInt64} AND last_seq >= {min:UInt64}
           AND hasAny(seqs, {seqs:Array(UInt64)})
@@ -67,12 +87,18 @@ export class IntentLog {
       format: 'JSONEachRow',
       clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
     })
-    const rows = await result.json<{ token: string; batch_seqs: number[]; committed: number }>()
+    const rows = await result.json<{
+      token: string
+      batch_seqs: number[]
+      committed: number
+      classified: number
+    }>()
     for (const row of rows) {
       const intent: BatchIntent = {
         token: row.token,
         seqs: row.batch_seqs.map(Number),
         committed: Number(row.committed) === 1,
+        watermarkMs: Number(row.classified),
       }
       for (const seq of intent.seqs) found.set(seq, intent)
     }

@@ -56,6 +56,15 @@ describe('agent batches -> JetStream -> aggregator -> ClickHouse (real nats-serv
       30_000,
       'raw rows',
     )
+    // The tiers are written by separate inserts (raw, then 1-minute partials and their views' parts).
+    for (const tier of ['samples_1m', 'samples_1h']) {
+      await waitFor(
+        () => scalar(`SELECT sum(count) FROM tidewatch.${tier}`),
+        (n) => n >= expected.count,
+        30_000,
+        `${tier} rows`,
+      )
+    }
     expect(await scalar('SELECT count() FROM tidewatch.samples_raw')).toBe(expected.count)
     expect(await scalar('SELECT sum(value) FROM tidewatch.samples_raw')).toBeCloseTo(expected.sum, 6)
     expect(await scalar('SELECT sum(count) FROM tidewatch.samples_1m')).toBe(expected.count)

@@ -11,8 +11,8 @@ describe('self metrics input', () => {
       inputErrors: { cpu: 2 },
       samplesCollected: 120,
       lastCollectionMs: 4.5,
-      gatherSkipped: 0,
-      gatherMissed: 0,
+      gatherSkipped: 4,
+      gatherMissed: 7,
       droppedSamples: 1,
       batchesBuilt: 3,
     }
@@ -63,6 +63,8 @@ describe('self metrics input', () => {
       'agent.publish_latency_ms_count': 2,
       'agent.publish_latency_ms_max': 2.5,
       'agent.collection_duration_ms': 4.5,
+      'agent.gathers_skipped_total': 4,
+      'agent.gathers_missed_total': 7,
       'agent.input_errors_total{input=cpu}': 2,
       'agent.input_errors_total{input=memory}': 0,
     })

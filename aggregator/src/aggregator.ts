@@ -159,7 +159,7 @@ export async function startAggregator(
     ])
     const counters = createCounters()
     const inFlight = createInFlight()
-    const metricsPrefix = (config.streams.metrics.subjects[0] ?? 'metrics.in.>').replace(/\.>$|\.\*$/, '')
+    const metricsPrefix = metricsSubjectPrefix(config)
     const guard = new PartitionGuard({
       prefix: metricsPrefix,
       partitions: config.consumer.partitions,
@@ -303,7 +303,7 @@ export async function startAggregator(
     if (config.admin.self_metrics_interval > 0) {
       const agentId = selfAgentId('aggregator', config.aggregator.id)
       // The subject an agent of that id would use, so the series land in the partition that agent's would.
-      const prefix = (config.streams.metrics.subjects[0] ?? 'metrics.in.>').replace(/\.>$|\.\*$/, '')
+      const prefix = metricsSubjectPrefix(config)
       selfIngest = startSelfIngest({
         connection: nats,
         registry: metrics,
@@ -406,7 +406,7 @@ async function runPartition(args: {
 }): Promise<PartitionRun> {
   const { config, manager, partition, clock, counters } = args
   const partitioned = config.consumer.partitions > 1
-  const prefix = (config.streams.metrics.subjects[0] ?? 'metrics.in.>').replace(/\.>$|\.\*$/, '')
+  const prefix = metricsSubjectPrefix(config)
   const consumerOptions: MetricsConsumerOptions = {
     stream: config.streams.metrics.name,
     durableName: consumerNameOf(config, partition),
@@ -491,4 +491,9 @@ function consumerNameOf(config: AggregatorConfig, partition: number): string {
   return config.consumer.partitions > 1
     ? `${config.consumer.durable_name}-p${partition}`
     : config.consumer.durable_name
+}
+
+/** The agents' subject prefix, `metrics.in` of `metrics.in.>`: partitions and agent ids follow it. */
+function metricsSubjectPrefix(config: AggregatorConfig): string {
+  return (config.streams.metrics.subjects[0] ?? 'metrics.in.>').replace(/\.>$|\.\*$/, '')
 }

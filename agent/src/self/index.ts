@@ -37,6 +37,10 @@ export const SELF_SERIES = {
   'agent.collection_duration_ms':
     'gauge: how long the previous round (the inputs due at one instant) took, ms',
   'agent.input_errors_total': 'counter, label input: failed gathers of that input',
+  'agent.gathers_skipped_total':
+    'counter: rounds of an input skipped because its previous gather was still running',
+  'agent.gathers_missed_total':
+    'counter: rounds of an input not started because the process was busy past their boundary',
 } as const
 
 /**
@@ -87,6 +91,8 @@ export function readSelfSeries(
   add('agent.publish_latency_ms_count', delivery.publishCount)
   add('agent.publish_latency_ms_max', delivery.publishMsMax)
   add('agent.collection_duration_ms', agent.lastCollectionMs)
+  add('agent.gathers_skipped_total', agent.gatherSkipped)
+  add('agent.gathers_missed_total', agent.gatherMissed)
   for (const input of inputNames) {
     add('agent.input_errors_total', agent.inputErrors[input] ?? 0, { input })
   }

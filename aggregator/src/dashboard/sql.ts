@@ -380,7 +380,7 @@ function fleetCpuBranch(d: Dialect, tier: Tier, guard: string | undefined): stri
   const where = [guard, `metric = '${CPU}'`].filter((c) => c !== undefined).join(' AND ')
   return `SELECT t, region, avg(cpu) AS avg, quantile(0.95)(cpu) AS p95
   FROM (
-    SELECT b.t AS t, s.labels['region'] AS region, b.sum / b.count AS cpu
+    SELECT b.t AS t, s.labels['${FLEET_LABEL}'] AS region, b.sum / b.count AS cpu
     FROM (
       ${bucketed({ ...d, tier }, where)}
     ) AS b

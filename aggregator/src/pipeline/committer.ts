@@ -1,4 +1,4 @@
-import { retryUntilAborted, type Clock } from '@tidewatch/shared'
+import { RetryAbortedError, retryUntilAborted, type Clock } from '@tidewatch/shared'
 import type { Logger } from 'pino'
 import type { AcceptedMessage } from './classify.js'
 import { RecoveryBuffer } from './recovery.js'
@@ -209,6 +209,8 @@ export class BatchCommitter {
       signal: this.options.signal,
       ...(this.options.retryBaseDelayMs !== undefined ? { baseDelayMs: this.options.retryBaseDelayMs } : {}),
       maxDelayMs: 5_000,
+      // Stopping while waiting (on a roll-up claim) is not a store error: let it end the commit.
+      isFatal: (error) => error instanceof RetryAbortedError,
       onRetry: (error, attempt, delayMs) => {
         this.options.counters.storeErrors++
         this.options.logger.warn(

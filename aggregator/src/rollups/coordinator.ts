@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import {
   abortableDelay,
   checkRollup,
+  RetryAbortedError,
   lastRolledMinute,
   readRollupFrontier,
   recordRollupClaim,
@@ -83,7 +84,10 @@ const minuteOf = (ms: number): number => Math.floor(ms / 60_000) * 60
  * What is left: a replica dying between passing its check and logging the roll-up, while a batch
  * waits on its claim, is seen as a withdrawal after `claimExpiryMs`; and an intent neither committed
  * nor renewed for `intentExpiryMs` (its messages gone) stops holding roll-ups back. Either can count
- * that batch's samples of that minute once too few in samples_1m.
+ * that batch's samples of that minute once too few in samples_1m, or, if the batch's raw rows had
+ * landed and it is re-sent after the minute was rolled up, once too many. So can a roll-up whose
+ * retries (store errors) outlast `claimExpiryMs` with no renewal landing: batches then take its
+ * claim as given back.
  */
 export class RollupCoordinator {
   /** The newest minute rolled up by anyone, as last seen (seconds). */
@@ -94,6 +98,9 @@ export class RollupCoordinator {
   private startedAtMs = 0
   /** A minute whose roll-up passed its check but has not been logged (a store error): finish it first. */
   private decided: { minuteSec: number; claim: string } | undefined
+  /** Claims given back whose "resolved" row failed to write: written again before the next claim. */
+  private unresolvedClaims: { minuteSec: number; claim: string }[] = []
+  private readonly stopping = new AbortController()
   private readonly replica: string
   private readonly intentExpiryMs: number
   private readonly claimExpiryMs: number
@@ -125,7 +132,8 @@ export class RollupCoordinator {
       this.rolledSec = firstOpen - 120
       while (!this.stopped && this.rolledSec < firstOpen - 60) {
         await this.exclusive(() => this.rollUpTo(firstOpen))
-        if (this.rolledSec < firstOpen - 60) await new Promise((r) => setTimeout(r, this.options.intervalMs))
+        if (this.rolledSec < firstOpen - 60)
+          await abortableDelay(this.options.intervalMs, this.stopping.signal)
       }
     }
     this.schedule()
@@ -169,8 +177,8 @@ export class RollupCoordinator {
       }
       if (frontier.claimed.length === 0) return watermark
       this.claimWaits++
-      if (signal?.aborted) throw new Error('stopped while waiting on a roll-up claim')
-      await abortableDelay(this.options.claimPollMs ?? 50, signal ?? new AbortController().signal)
+      if (signal?.aborted) throw new RetryAbortedError('stopped while waiting on a roll-up claim')
+      await abortableDelay(this.options.claimPollMs ?? 50, signal ?? this.stopping.signal)
     }
   }
 
@@ -184,6 +192,7 @@ export class RollupCoordinator {
 
   async stop(): Promise<void> {
     this.stopped = true
+    this.stopping.abort()
     if (this.timer !== undefined) clearTimeout(this.timer)
     await this.lock.catch(() => undefined)
   }
@@ -195,6 +204,7 @@ export class RollupCoordinator {
   /** Rolls up the minutes after the frontier that start before `closedBeforeSec`, until one is held back. */
   private async rollUpTo(closedBeforeSec: number): Promise<void> {
     const { client, database } = this.options.store
+    await this.resolveGivenBackClaims()
     while (!this.stopped) {
       let decided = this.decided
       if (decided === undefined) {
@@ -206,18 +216,18 @@ export class RollupCoordinator {
         try {
           check = await checkRollup(client, database, minuteSec, this.intentExpiryMs / 1000)
         } catch (error) {
-          await recordRollupClaim(client, database, minuteSec, claim, true).catch(() => undefined)
+          await this.giveBack(minuteSec, claim)
           throw error
         }
         if (check.lastRolled !== undefined && check.lastRolled >= minuteSec) {
           // Another replica rolled it (and maybe more): move on from there.
           this.observe(check.lastRolled)
-          await recordRollupClaim(client, database, minuteSec, claim, true)
+          await this.giveBack(minuteSec, claim)
           continue
         }
         if (check.blocking > 0) {
           this.rollupsHeldBack++
-          await recordRollupClaim(client, database, minuteSec, claim, true)
+          await this.giveBack(minuteSec, claim)
           this.options.logger.debug(
             { minute: minuteSec, batches: check.blocking },
             'a minute waits for batches with on-time samples of it to commit',
@@ -243,6 +253,29 @@ export class RollupCoordinator {
           ),
       )
     }
+  }
+
+  /**
+   * Resolves a claim this replica gives back. When that write fails the claim would hold batches of
+   * the minute waiting until it expires, so it is kept and written again on the next roll-up pass.
+   */
+  private async giveBack(minuteSec: number, claim: string): Promise<void> {
+    const { client, database } = this.options.store
+    try {
+      await recordRollupClaim(client, database, minuteSec, claim, true)
+    } catch (error) {
+      this.unresolvedClaims.push({ minuteSec, claim })
+      this.options.logger.warn(
+        { err: error, minute: minuteSec },
+        'cannot give back a roll-up claim; retrying',
+      )
+    }
+  }
+
+  private async resolveGivenBackClaims(): Promise<void> {
+    const pending = this.unresolvedClaims
+    this.unresolvedClaims = []
+    for (const { minuteSec, claim } of pending) await this.giveBack(minuteSec, claim)
   }
 
   private exclusive<T>(work: () => Promise<T>): Promise<T> {

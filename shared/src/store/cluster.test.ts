@@ -148,6 +148,14 @@ ENGINE = Distributed(tidewatch, tidewatch, samples_raw_local, series_id)`)
     expect(commands).toContain(
       'ALTER TABLE tidewatch.samples_raw_local ON CLUSTER tidewatch MODIFY TTL toDateTime(ts) + toIntervalSecond(604800)',
     )
+    // Columns added since the first release reach the Distributed table too, after its local one.
+    const added = commands.filter((c) =>
+      /^ALTER TABLE tidewatch\.ingest_batches(_local)? .*ADD COLUMN/.test(c),
+    )
+    expect(added.map((c) => c.split(' ')[2])).toEqual([
+      'tidewatch.ingest_batches_local',
+      'tidewatch.ingest_batches',
+    ])
   })
 })
 

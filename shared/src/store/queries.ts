@@ -56,7 +56,7 @@ WHERE metric = {metric:String}
 ORDER BY series_id, ts`
   }
   // argMax on the tuple's elements, not max(last).2: max over a Tuple compares generic values row
-  // by row and cost 13 of 40 ms engine time on 43,200 rows (query-bench); both pick the value of
+  // by row and cost 13 of 40 ms engine time on 43,200 rows (aggregator/src/bench/query.ts); both pick the value of
   // the latest sample, as samples_range's argMax(last, last_ts) does.
   return `SELECT series_id, ts, sum(sum) / sum(count) AS avg, min(min) AS min, max(max) AS max,
     argMax(last.2, last.1) AS last

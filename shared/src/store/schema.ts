@@ -369,6 +369,9 @@ export function clusterSchemaDdl(
       })
       out.push({
         name: table.name,
+        // The Distributed table copies the local one's columns only when created: an upgrade adds
+        // new columns to both.
+        ...(table.addedColumns !== undefined ? { addedColumns: table.addedColumns } : {}),
         create: `${verb} ${qualified}${onCluster} AS ${local(table.name)}
 ENGINE = Distributed(${cluster}, ${db}, ${table.name}${LOCAL_SUFFIX}, ${SHARDING_KEYS[table.name] ?? 'rand()'})`,
       })

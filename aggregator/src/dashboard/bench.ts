@@ -8,7 +8,7 @@
  *   generate (chDB, INSERT ... SELECT) ──► OPTIMIZE FINAL ──► HTTP endpoint + dashboard handler ──► N page loads per range
  *
  * The store holds (see testdata.ts): 1,000 hosts' cpu.usage_percent (the one series the fleet page
- * reads of every host) for 7 days; the 15 series of the host page for the first 50 hosts; queue
+ * reads of every host) for 7 days; the 17 series of the host page for the first 50 hosts; queue
  * series on one host; raw samples for the last 6 hours at 10 s, 1-minute rollups for the days
  * before, 1-hour rollups over all of it, and the fleet rollup (fleet_1m) its view derives.
  */
@@ -91,7 +91,7 @@ try {
   ).json<{ raw: number; m1: number; h1: number; fleet: number; series: number }>()
   const c = counts[0] as { raw: number; m1: number; h1: number; fleet: number; series: number }
   console.log(
-    `store: ${hosts} hosts (${fullHosts} with all 15 series), ${generated.series} series; ${Number(c.raw).toLocaleString('en')} raw samples (last ${rawHours} h), ` +
+    `store: ${hosts} hosts (${fullHosts} with all 17 series), ${generated.series} series; ${Number(c.raw).toLocaleString('en')} raw samples (last ${rawHours} h), ` +
       `${Number(c.m1).toLocaleString('en')} 1-minute rows, ${Number(c.h1).toLocaleString('en')} 1-hour rows, ` +
       `${Number(c.fleet).toLocaleString('en')} fleet rollup rows over ${days} days; ` +
       `generated in ${generateSecs.toFixed(1)} s, OPTIMIZE FINAL ${optimizeSecs.toFixed(1)} s`,

@@ -1,4 +1,10 @@
-import { FLEET_LABEL, tierFor, type RetentionConfig, type Tier } from '@tidewatch/shared'
+import {
+  FLEET_LABEL,
+  fleetSeriesCondition,
+  tierFor,
+  type RetentionConfig,
+  type Tier,
+} from '@tidewatch/shared'
 
 /**
  * The dashboards' SQL, written once for two dialects:
@@ -385,6 +391,7 @@ function fleetCpuBranch(d: Dialect, tier: Tier, guard: string | undefined): stri
       ${bucketed({ ...d, tier }, where)}
     ) AS b
     ANY LEFT JOIN ${labelsOf(d, [CPU])} AS s ON s.series_id = b.series_id
+    WHERE ${fleetSeriesCondition('s.labels')}
   )
   GROUP BY t, region`
 }
@@ -410,14 +417,15 @@ export function fleetPage(d: Dialect): Page {
   // One pass, no join. The hourly tier names the hosts of the last 24 hours and gives their CPU
   // over the hours overlapping the last hour; the raw tier says who reported in the last 3 minutes
   // (its ts column only; the 1-minute tier trails by the roll-up grace, so it cannot say it).
+  const hosts = `series_id IN (SELECT series_id FROM ${d.db}.series WHERE metric = '${CPU}' AND ${fleetSeriesCondition()})`
   const hostStatus = `SELECT series_id, max(recent) AS ok, sum(s) / sum(c) AS cpu FROM (
       SELECT series_id, toUInt8(0) AS recent, if(ts >= toStartOfHour(toDateTime(${d.to}) - INTERVAL 1 HOUR), sum, 0) AS s,
         if(ts >= toStartOfHour(toDateTime(${d.to}) - INTERVAL 1 HOUR), count, 0) AS c
       FROM ${d.db}.samples_1h
-      WHERE metric = '${CPU}' AND ts >= toStartOfHour(toDateTime(${d.to}) - INTERVAL 24 HOUR) AND ts < toDateTime(${d.to})
+      WHERE metric = '${CPU}' AND ${hosts} AND ts >= toStartOfHour(toDateTime(${d.to}) - INTERVAL 24 HOUR) AND ts < toDateTime(${d.to})
       UNION ALL
       SELECT series_id, toUInt8(1) AS recent, toFloat64(0) AS s, toUInt64(0) AS c FROM ${d.db}.samples_raw
-      WHERE metric = '${CPU}' AND ts >= toDateTime(${d.to}) - INTERVAL 3 MINUTE AND ts < toDateTime(${d.to})
+      WHERE metric = '${CPU}' AND ${hosts} AND ts >= toDateTime(${d.to}) - INTERVAL 3 MINUTE AND ts < toDateTime(${d.to})
     )
     GROUP BY series_id`
   return {

@@ -3,7 +3,7 @@ import { hostLabels, prng } from '@tidewatch/shared/bench-data'
 
 /**
  * Generated store contents for the dashboards' tests and benchmark, shaped like what the agent's
- * inputs send (series names and labels of agent/src/inputs/*): per host 15 series (cpu usage /
+ * inputs send (series names and labels of agent/src/inputs/*): per host 17 series (cpu usage total and of 2 CPUs /
  * user / system / iowait with cpu="total", mem used / available / total, disk.used_percent for
  * two mount points, net in / out byte counters for eth0, system.load1/5/15), labels host, env,
  * region, pool, role from bench-data's `hostLabels`; plus, on the first host, queue depth series
@@ -26,7 +26,7 @@ export interface DashboardDataOptions {
   /** Hosts (from the last) that stop reporting 10 minutes before `nowMs`: the fleet page's "silent". */
   silentHosts?: number
   /**
-   * The first this many hosts get all 15 series; the others only cpu.usage_percent (the one series
+   * The first this many hosts get all 17 series; the others only cpu.usage_percent (the one series
    * the fleet page reads of every host). Default: all. The benchmark uses it to keep generation
    * to a minute: chDB writes rollup rows at about 400,000 rows/s here.
    */
@@ -48,7 +48,7 @@ interface GenSeries {
   silent: boolean
 }
 
-const HOST_SERIES = 15
+const HOST_SERIES = 17
 
 function hostSeries(index: number, silent: boolean, full: boolean): GenSeries[] {
   const labels = hostLabels(index)
@@ -97,6 +97,8 @@ function hostSeries(index: number, silent: boolean, full: boolean): GenSeries[] 
   const total = cpuTotal
   gauge('cpu.usage_percent', total, busy, busy * 0.4, 4, 0, 100)
   if (!full) return out
+  // Per-CPU series (the cpu input's per_cpu = true): not hosts of their own on the fleet page.
+  for (const cpu of ['0', '1']) gauge('cpu.usage_percent', { cpu }, busy, busy * 0.5, 6, 0, 100)
   gauge('cpu.user_percent', total, busy * 0.7, busy * 0.3, 3, 0, 100)
   gauge('cpu.system_percent', total, busy * 0.25, busy * 0.1, 1, 0, 100)
   gauge('cpu.iowait_percent', total, random() * 3, 1, 0.5, 0, 100)

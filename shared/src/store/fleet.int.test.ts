@@ -28,7 +28,9 @@ const HOSTS = [
 ]
 /** DateTime64(3) text in UTC. */
 const chTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '')
-const idOf = (host: string, region: string) => seriesId(CPU, { host, region, cpu: 'total' })
+const idOf = (host: string, region: string, cpu = 'total') => seriesId(CPU, { host, region, cpu })
+// A per-CPU series of a1 (the cpu input's per_cpu = true): not a host, so in no fleet figure.
+const PER_CPU = { host: 'a1', region: 'us-west', cpu: '0', values: [99, 99, 99, 99, 99, 99] }
 let store: Store
 
 async function rows(query: string): Promise<Record<string, number | string>[]> {
@@ -56,7 +58,7 @@ const FLEET = `SELECT region, sum(count) AS count, sum(sum) AS sum, round(quanti
 const FROM_HOSTS = `SELECT region, sum(c) AS count, sum(s) AS sum, round(quantileTDigest(0.95)(s / c), 6) AS p95 FROM (
     SELECT m.series_id, any(s.labels['region']) AS region, sum(m.count) AS c, sum(m.sum) AS s
     FROM ${DB}.samples_1m AS m ANY LEFT JOIN ${DB}.series AS s ON s.series_id = m.series_id
-    WHERE m.metric = '${CPU}' AND m.ts = toDateTime(${MINUTE}) GROUP BY m.series_id)
+    WHERE m.metric = '${CPU}' AND m.ts = toDateTime(${MINUTE}) AND s.labels['cpu'] = 'total' GROUP BY m.series_id)
   GROUP BY region ORDER BY region`
 
 beforeAll(async () => {
@@ -65,19 +67,19 @@ beforeAll(async () => {
   await store.client.insert({
     table: `${DB}.series`,
     format: 'JSONEachRow',
-    values: HOSTS.map((h) => ({
-      series_id: idOf(h.host, h.region).toString(),
+    values: [...HOSTS.map((h) => ({ ...h, cpu: 'total' })), PER_CPU].map((h) => ({
+      series_id: idOf(h.host, h.region, h.cpu).toString(),
       metric: CPU,
-      labels: { host: h.host, region: h.region, cpu: 'total' },
+      labels: { host: h.host, region: h.region, cpu: h.cpu },
       first_seen: MINUTE,
       last_seen: MINUTE + 60,
     })),
   })
   // One batch of raw samples, delivered twice, then its minute rolled up twice.
-  const raw = HOSTS.flatMap((h) =>
+  const raw = [...HOSTS.map((h) => ({ ...h, cpu: 'total' })), PER_CPU].flatMap((h) =>
     h.values.map((v, i) => ({
       metric: CPU,
-      series_id: idOf(h.host, h.region).toString(),
+      series_id: idOf(h.host, h.region, h.cpu).toString(),
       ts: chTime(MINUTE * 1000 + i * 10_000 + 3),
       value: v,
     })),

@@ -8,6 +8,7 @@ export {
   DEDUP_WINDOW,
   FLEET_METRICS,
   FLEET_LABEL,
+  fleetSeriesCondition,
   type MigrateOptions,
   type MigrateResult,
   type TableDdl,

@@ -111,6 +111,15 @@ export const FLEET_METRICS: readonly string[] = ['cpu.usage_percent']
 /** The series label fleet_1m groups by. */
 export const FLEET_LABEL = 'region'
 
+/**
+ * Which series of a fleet metric stand for a host (SQL over the series' `labels` map, named by
+ * `labels`): the host's total, not the per-CPU series the cpu input adds with `per_cpu = true`,
+ * which would otherwise count as hosts of their own.
+ */
+export function fleetSeriesCondition(labels = 'labels'): string {
+  return `${labels}['cpu'] IN ('total', '')`
+}
+
 const rollupColumns = (tsType: string) => `(
     metric LowCardinality(String),
     series_id UInt64 ${ID_CODEC},
@@ -274,8 +283,9 @@ TTL created + toIntervalDay(2)`,
 }
 
 /**
- * fleet_1m's rows from 1-minute rows: the view's query, and the migration's backfill. A series
- * missing from the series table counts under an empty region (as the dashboards' label join does).
+ * fleet_1m's rows from 1-minute rows: the view's query, and the migration's backfill. Only a
+ * host's series count (fleetSeriesCondition); the series row is always written before its samples.
+ * A plain INNER JOIN (the right side has one row per series): ANY INNER would keep one left row a key.
  */
 function fleetRollupSelect(db: string, samples1m: string, series: string, where = ''): string {
   const metrics = FLEET_METRICS.map((m) => `'${m}'`).join(', ')
@@ -287,7 +297,7 @@ function fleetRollupSelect(db: string, samples1m: string, series: string, where 
     sum(m.sum) AS sum,
     quantileTDigestState(m.sum / m.count) AS means
 FROM ${db}.${samples1m} AS m
-ANY LEFT JOIN (SELECT series_id, any(labels['${FLEET_LABEL}']) AS ${FLEET_LABEL} FROM ${db}.${series} WHERE metric IN (${metrics}) GROUP BY series_id) AS s ON s.series_id = m.series_id
+INNER JOIN (SELECT series_id, any(labels['${FLEET_LABEL}']) AS ${FLEET_LABEL} FROM ${db}.${series} WHERE metric IN (${metrics}) AND ${fleetSeriesCondition()} GROUP BY series_id) AS s ON s.series_id = m.series_id
 WHERE m.metric IN (${metrics})${where}
 GROUP BY metric, ${FLEET_LABEL}, ts`
 }

@@ -1,12 +1,9 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { connect, type NatsConnection } from '@nats-io/transport-node'
-import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream'
+import { jetstreamManager } from '@nats-io/jetstream'
 import { batchId, encodeBatch, type MetricBatch } from '@tidewatch/shared'
-import { startNatsServer, type NatsServerHandle } from '@tidewatch/shared/testing'
-import { startAggregator, type RunningAggregator } from '../src/index.js'
-import { hostBatch, silentLogger, tempDir, testAggregatorConfig, waitFor } from './harness.js'
+import { hostBatch, startTestPipeline, tempDir, waitFor, type TestPipeline } from './harness.js'
 
 /** Little-endian helpers to build hostile batches by hand, where encodeBatch would refuse. */
 function withVersion(bytes: Uint8Array, version: number): Uint8Array {
@@ -16,12 +13,8 @@ function withVersion(bytes: Uint8Array, version: number): Uint8Array {
 }
 
 describe('hostile and malformed batches (real nats-server, real chDB)', () => {
-  let nats: NatsServerHandle
-  let client: NatsConnection
-  let js: JetStreamClient
-  let aggregator: RunningAggregator
+  let pipeline: TestPipeline
   const dir = tempDir('tidewatch-bad-')
-  const storeDir = join(dir.path, 'store')
   const now = Date.now()
   let seq = 0
 
@@ -30,29 +23,21 @@ describe('hostile and malformed batches (real nats-server, real chDB)', () => {
     // whose own limit (max_batch_bytes, 4 MiB) must refuse them.
     const conf = join(dir.path, 'nats.conf')
     writeFileSync(conf, 'max_payload: 8388608\n')
-    nats = await startNatsServer({ args: ['-c', conf] })
-    aggregator = await startAggregator(
-      testAggregatorConfig(nats.url, storeDir, {
-        pipeline: { micro_batch_max_wait: '50ms', max_series_per_metric: 50 },
-      }),
-      { logger: silentLogger },
+    pipeline = await startTestPipeline(
+      'tidewatch-bad-store-',
+      { pipeline: { micro_batch_max_wait: '50ms', max_series_per_metric: 50 } },
+      {},
+      { args: ['-c', conf] },
     )
-    client = await connect({ servers: nats.url })
-    js = jetstream(client)
   })
   afterAll(async () => {
-    await client?.close()
-    await aggregator?.stop()
-    await nats?.dispose()
+    await pipeline?.stop()
     dir.remove()
   })
 
   const publishRaw = (bytes: Uint8Array): Promise<unknown> =>
-    js.publish('metrics.in.hostile', bytes, { msgID: `hostile:${++seq}` })
-  const count = async (sql: string): Promise<number> => {
-    const result = await aggregator.store.client.query({ query: sql, format: 'JSONEachRow' })
-    return Number(Object.values((await result.json<Record<string, unknown>>())[0] ?? {})[0])
-  }
+    pipeline.js.publish('metrics.in.hostile', bytes, { msgID: `hostile:${++seq}` })
+  const count = (sql: string): Promise<number> => pipeline.scalar(sql)
   const good = (host: string, s: number): MetricBatch =>
     hostBatch({ host, seq: s, baseMs: now - 60_000, seriesCount: 2, samplesPerSeries: 1 })
 
@@ -132,7 +117,7 @@ describe('hostile and malformed batches (real nats-server, real chDB)', () => {
       ],
     ]
     for (const [, bytes] of hostile) await publishRaw(bytes)
-    await js.publish('metrics.in.valid', valid, { msgID: batchId('valid', 1) })
+    await pipeline.js.publish('metrics.in.valid', valid, { msgID: batchId('valid', 1) })
     await waitFor(
       () => count('SELECT count() FROM tidewatch.samples_raw'),
       (n) => n >= 2,
@@ -140,15 +125,16 @@ describe('hostile and malformed batches (real nats-server, real chDB)', () => {
       'the good batch',
     )
     await waitFor(
-      async () => aggregator.counters.messagesDeadLettered,
+      async () => pipeline.aggregator.counters.messagesDeadLettered,
       (n) => n >= hostile.length,
       30_000,
       'dead letters',
     )
 
     expect(await count('SELECT count() FROM tidewatch.samples_raw')).toBe(2)
-    for (const [reason] of hostile) expect(aggregator.counters.rejectedByReason[reason], reason).toBe(1)
-    const manager = await jetstreamManager(client)
+    for (const [reason] of hostile)
+      expect(pipeline.aggregator.counters.rejectedByReason[reason], reason).toBe(1)
+    const manager = await jetstreamManager(pipeline.client)
     expect((await manager.streams.info('DLQ')).state.messages).toBe(hostile.length)
     // The SQL in the metric name never ran: the table is there and holds the good rows.
     expect(
@@ -177,7 +163,7 @@ describe('hostile and malformed batches (real nats-server, real chDB)', () => {
     }
     const goods = Array.from({ length: 20 }, (_, i) => good(`after-fuzz-${i}`, 1))
     for (const batch of goods)
-      await js.publish(`metrics.in.${batch.agentId}`, encodeBatch(batch), {
+      await pipeline.js.publish(`metrics.in.${batch.agentId}`, encodeBatch(batch), {
         msgID: batchId(batch.agentId, batch.seq),
       })
     // Mutated batches that are still valid are stored too (a changed value byte is a valid batch), so
@@ -192,7 +178,7 @@ describe('hostile and malformed batches (real nats-server, real chDB)', () => {
     )
     expect(await count(afterFuzz)).toBe(goods.length * 2)
     expect(await count('SELECT count() FROM tidewatch.samples_raw')).toBeGreaterThan(before)
-    expect(aggregator.counters.messagesDeadLettered).toBeGreaterThan(sent / 3)
+    expect(pipeline.aggregator.counters.messagesDeadLettered).toBeGreaterThan(sent / 3)
   })
 
   it('refuses new series past the per-metric cardinality limit, counts them, and keeps known series flowing', async () => {
@@ -207,14 +193,14 @@ describe('hostile and malformed batches (real nats-server, real chDB)', () => {
         values: [i],
       })),
     }
-    await js.publish('metrics.in.exploder', encodeBatch(explode), { msgID: batchId('exploder', 1) })
+    await pipeline.js.publish('metrics.in.exploder', encodeBatch(explode), { msgID: batchId('exploder', 1) })
     await waitFor(
-      async () => aggregator.counters.samplesRefused,
+      async () => pipeline.aggregator.counters.samplesRefused,
       (n) => n >= 150,
       30_000,
       'refused samples',
     )
-    expect(aggregator.counters.samplesRefused).toBe(150)
+    expect(pipeline.aggregator.counters.samplesRefused).toBe(150)
     await waitFor(
       () => count("SELECT count() FROM tidewatch.samples_raw WHERE metric = 'app.requests'"),
       (n) => n >= 50,

@@ -5,7 +5,14 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
 import type { ClickHouseClient } from '@clickhouse/client'
-import type { JetStreamClient } from '@nats-io/jetstream'
+import { connect, type NatsConnection } from '@nats-io/transport-node'
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream'
+import {
+  startNatsServer,
+  type NatsServerHandle,
+  type StartNatsServerOptions,
+} from '@tidewatch/shared/testing'
+import { startAggregator, type AggregatorOptions, type RunningAggregator } from '../src/index.js'
 import {
   aggregatorConfigSchema,
   batchId,
@@ -237,4 +244,55 @@ export async function publishBatch(js: JetStreamClient, batch: MetricBatch): Pro
   await js.publish(`metrics.in.${batch.agentId}`, encodeBatch(batch), {
     msgID: batchId(batch.agentId, batch.seq),
   })
+}
+
+/** A nats-server, an in-process aggregator on its own chDB dir, and a JetStream client publishing to it. */
+export interface TestPipeline {
+  nats: NatsServerHandle
+  aggregator: RunningAggregator
+  client: NatsConnection
+  js: JetStreamClient
+  /** The first column of the first row of `sql` in the aggregator's store. */
+  scalar(sql: string): Promise<number>
+  /** Publishes a batch as an unpartitioned agent does. */
+  publish(batch: MetricBatch): Promise<void>
+  /** Closes the client, stops the aggregator and the server, removes the store dir. */
+  stop(): Promise<void>
+}
+
+/** Starts a TestPipeline: `config` overrides testAggregatorConfig's sections, `options` startAggregator's. */
+export async function startTestPipeline(
+  prefix: string,
+  config: Record<string, unknown> = {},
+  options: Partial<AggregatorOptions> = {},
+  natsOptions: StartNatsServerOptions = {},
+): Promise<TestPipeline> {
+  const store = tempDir(prefix)
+  const nats = await startNatsServer(natsOptions)
+  const aggregator = await startAggregator(testAggregatorConfig(nats.url, store.path, config), {
+    logger: silentLogger,
+    ...options,
+  })
+  const client = await connect({ servers: nats.url })
+  const js = jetstream(client)
+  return {
+    nats,
+    aggregator,
+    client,
+    js,
+    scalar: (sql) => queryScalar(aggregator.store.client, sql),
+    publish: (batch) => publishBatch(js, batch),
+    stop: async () => {
+      await client.close()
+      await aggregator.stop()
+      await nats.dispose()
+      store.remove()
+    },
+  }
+}
+
+/** The value of the first Prometheus text line of `name` (with `labelPart` among its labels), or undefined. */
+export function promSample(text: string, name: string, labelPart = ''): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labelPart))
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1))
 }

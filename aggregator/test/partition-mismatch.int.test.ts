@@ -4,62 +4,49 @@
  * id does not belong to. The aggregator says so: an error log, /readyz 503 with the reason, metrics.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { connect, type NatsConnection } from '@nats-io/transport-node'
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream'
 import { batchId, encodeBatch, type MetricBatch } from '@tidewatch/shared'
-import { startNatsServer, type NatsServerHandle } from '@tidewatch/shared/testing'
-import { startAggregator, type RunningAggregator } from '../src/index.js'
 import { pino } from 'pino'
-import { hostBatch, partitionOf, tempDir, testAggregatorConfig, waitFor } from './harness.js'
+import {
+  hostBatch,
+  partitionOf,
+  promSample,
+  startTestPipeline,
+  waitFor,
+  type TestPipeline,
+} from './harness.js'
 
 const PARTITIONS = 2
 
-function sample(text: string, name: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`))
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1))
-}
-
 describe('partition count mismatch between agents and the aggregator (real nats-server, real chDB)', () => {
-  let nats: NatsServerHandle
-  let client: NatsConnection
-  let js: JetStreamClient
-  let aggregator: RunningAggregator
-  const store = tempDir('tidewatch-partition-mismatch-')
+  let pipeline: TestPipeline
   const baseMs = Date.now() - 10 * 60_000
   const errors: string[] = []
 
   beforeAll(async () => {
-    nats = await startNatsServer()
     // Error lines as the aggregator logs them (pino JSON).
     const logger = pino({ level: 'error' }, { write: (line: string) => void errors.push(line) })
-    aggregator = await startAggregator(
-      testAggregatorConfig(nats.url, store.path, {
+    pipeline = await startTestPipeline(
+      'tidewatch-partition-mismatch-',
+      {
         admin: { listen: '127.0.0.1:0', self_metrics_interval: '0s' },
         consumer: { ack_wait: '20s', partitions: PARTITIONS, lease_ttl: '3s' },
-      }),
+      },
       { logger, partitionSweepMs: 200 },
     )
-    client = await connect({ servers: nats.url })
-    js = jetstream(client)
   })
-  afterAll(async () => {
-    await client?.close()
-    await aggregator?.stop()
-    await nats?.dispose()
-    store.remove()
-  })
+  afterAll(() => pipeline?.stop())
 
   const publishOn = (subject: string, batch: MetricBatch) =>
-    js.publish(subject, encodeBatch(batch), { msgID: batchId(batch.agentId, batch.seq) })
+    pipeline.js.publish(subject, encodeBatch(batch), { msgID: batchId(batch.agentId, batch.seq) })
   const readyz = async () => {
-    const response = await fetch(`${aggregator.adminUrl}/readyz`)
+    const response = await fetch(`${pipeline.aggregator.adminUrl}/readyz`)
     return { status: response.status, body: await response.text() }
   }
-  const metrics = async () => (await fetch(`${aggregator.adminUrl}/metrics`)).text()
+  const metrics = async () => (await fetch(`${pipeline.aggregator.adminUrl}/metrics`)).text()
 
   it('is ready while every agent agrees, and says which subjects no consumer reads when some do not', async () => {
     await waitFor(
-      async () => aggregator.partitions().length,
+      async () => pipeline.aggregator.partitions().length,
       (n) => n === PARTITIONS,
       30_000,
       'leases',
@@ -67,22 +54,22 @@ describe('partition count mismatch between agents and the aggregator (real nats-
     const good = hostBatch({ host: 'agrees', seq: 1, baseMs })
     await publishOn(`metrics.in.${partitionOf('agrees', PARTITIONS)}.agrees`, good)
     await waitFor(
-      async () => aggregator.counters.messagesAcked,
+      async () => pipeline.aggregator.counters.messagesAcked,
       (n) => n >= 1,
       30_000,
       'the good batch',
     )
     await new Promise((resolve) => setTimeout(resolve, 500))
-    expect(aggregator.partitionMismatch()).toBeUndefined()
+    expect(pipeline.aggregator.partitionMismatch()).toBeUndefined()
     expect(await readyz()).toEqual({ status: 200, body: 'ready\n' })
-    expect(sample(await metrics(), 'aggregator_partition_mismatch')).toBe(0)
+    expect(promSample(await metrics(), 'aggregator_partition_mismatch')).toBe(0)
 
     // An agent left with output.partitions = 1, and one with 4 partitions whose id falls in partition 2.
     await publishOn('metrics.in.flat-agent', hostBatch({ host: 'flat-agent', seq: 1, baseMs }))
     const beyond = ['a', 'b', 'c', 'd', 'e', 'f', 'g'].find((id) => partitionOf(id, 4) === 2)!
     await publishOn(`metrics.in.2.${beyond}`, hostBatch({ host: beyond, seq: 1, baseMs }))
     const mismatch = await waitFor(
-      async () => aggregator.partitionMismatch(),
+      async () => pipeline.aggregator.partitionMismatch(),
       (m) => m !== undefined,
       10_000,
       'the sweep to find unread subjects',
@@ -93,8 +80,8 @@ describe('partition count mismatch between agents and the aggregator (real nats-
     expect(answer.status).toBe(503)
     expect(answer.body).toContain('not ready: 2 subject(s) in stream METRICS that no consumer reads')
     const text = await metrics()
-    expect(sample(text, 'aggregator_partition_mismatch')).toBe(1)
-    expect(sample(text, 'aggregator_unread_subjects')).toBe(2)
+    expect(promSample(text, 'aggregator_partition_mismatch')).toBe(1)
+    expect(promSample(text, 'aggregator_unread_subjects')).toBe(2)
     expect(errors.some((e) => e.includes('no consumer reads'))).toBe(true)
   })
 
@@ -105,19 +92,19 @@ describe('partition count mismatch between agents and the aggregator (real nats-
     )!
     await publishOn(`metrics.in.${partitionOf(id, 3)}.${id}`, hostBatch({ host: id, seq: 1, baseMs }))
     await waitFor(
-      async () => sample(await metrics(), 'aggregator_partition_mismatched_messages_total'),
+      async () => promSample(await metrics(), 'aggregator_partition_mismatched_messages_total'),
       (n) => n === 1,
       30_000,
       'the mismatched message',
     )
-    const reason = aggregator.partitionMismatch()!.reason
+    const reason = pipeline.aggregator.partitionMismatch()!.reason
     expect(reason).toContain(`a message on metrics.in.${partitionOf(id, 3)}.${id}`)
     expect(reason).toContain('partitionOf(agent id, 2)')
     expect((await readyz()).status).toBe(503)
     expect(errors.some((e) => e.includes(`a message on metrics.in.${partitionOf(id, 3)}.${id}`))).toBe(true)
     // It is still stored: the check only reports.
     await waitFor(
-      async () => aggregator.counters.messagesAcked,
+      async () => pipeline.aggregator.counters.messagesAcked,
       (n) => n >= 2,
       30_000,
       'the batch stored',

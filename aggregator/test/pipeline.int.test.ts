@@ -1,44 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { connect } from '@nats-io/transport-node'
-import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream'
-import type { NatsConnection } from '@nats-io/transport-node'
+import { jetstreamManager } from '@nats-io/jetstream'
 import type { MetricBatch } from '@tidewatch/shared'
-import { startNatsServer, type NatsServerHandle } from '@tidewatch/shared/testing'
-import { startAggregator, type RunningAggregator } from '../src/index.js'
-import {
-  hostBatch,
-  silentLogger,
-  tempDir,
-  testAggregatorConfig,
-  totalsOf,
-  waitFor,
-  queryScalar,
-  publishBatch,
-} from './harness.js'
+import { hostBatch, startTestPipeline, totalsOf, waitFor, type TestPipeline } from './harness.js'
 
 describe('agent batches -> JetStream -> aggregator -> ClickHouse (real nats-server, real chDB)', () => {
-  let nats: NatsServerHandle
-  let client: NatsConnection
-  let js: JetStreamClient
-  let aggregator: RunningAggregator
-  const store = tempDir('tidewatch-agg-')
+  let pipeline: TestPipeline
   const baseMs = Date.now() - 30 * 60_000
 
-  const scalar = (sql: string): Promise<number> => queryScalar(aggregator.store.client, sql)
-  const publish = (batch: MetricBatch): Promise<void> => publishBatch(js, batch)
+  const scalar = (sql: string): Promise<number> => pipeline.scalar(sql)
+  const publish = (batch: MetricBatch): Promise<void> => pipeline.publish(batch)
 
   beforeAll(async () => {
-    nats = await startNatsServer()
-    aggregator = await startAggregator(testAggregatorConfig(nats.url, store.path), { logger: silentLogger })
-    client = await connect({ servers: nats.url })
-    js = jetstream(client)
+    pipeline = await startTestPipeline('tidewatch-agg-')
   })
-  afterAll(async () => {
-    await client?.close()
-    await aggregator?.stop()
-    await nats?.dispose()
-    store.remove()
-  })
+  afterAll(() => pipeline?.stop())
 
   it('stores exactly what was sent, in the raw, 1-minute and 1-hour tiers', async () => {
     const batches: MetricBatch[] = []
@@ -76,7 +51,7 @@ describe('agent batches -> JetStream -> aggregator -> ClickHouse (real nats-serv
     expect(await scalar('SELECT uniqExact(series_id) FROM tidewatch.series')).toBe(30)
 
     // Labels come back through the series table, and a sample keeps its timestamp to the millisecond.
-    const rows = await aggregator.store.client.query({
+    const rows = await pipeline.aggregator.store.client.query({
       query: `SELECT toUnixTimestamp64Milli(r.ts) AS ts, r.value AS value
         FROM tidewatch.samples_raw AS r
         WHERE r.metric = 'cpu.usage_percent' AND r.series_id IN (
@@ -96,7 +71,7 @@ describe('agent batches -> JetStream -> aggregator -> ClickHouse (real nats-serv
 
   it('sends a malformed message to the DLQ with its reason and stores the next good one', async () => {
     const before = await scalar('SELECT count() FROM tidewatch.samples_raw')
-    await js.publish('metrics.in.broken', new TextEncoder().encode('{"not":"a batch"}'), {
+    await pipeline.js.publish('metrics.in.broken', new TextEncoder().encode('{"not":"a batch"}'), {
       msgID: 'broken:1',
     })
     const good = hostBatch({ host: 'after-dlq', seq: 1, baseMs, seriesCount: 2, samplesPerSeries: 1 })
@@ -109,13 +84,13 @@ describe('agent batches -> JetStream -> aggregator -> ClickHouse (real nats-serv
     )
     expect(await scalar('SELECT count() FROM tidewatch.samples_raw')).toBe(before + 2)
 
-    const manager = await jetstreamManager(client)
+    const manager = await jetstreamManager(pipeline.client)
     const dlq = await manager.streams.info('DLQ')
     expect(dlq.state.messages).toBe(1)
     const dead = await manager.streams.getMessage('DLQ', { seq: dlq.state.first_seq })
     expect(dead?.header.get('Tidewatch-Reason')).toBe('bad_magic')
     expect(dead?.header.get('Tidewatch-Original-Subject')).toBe('metrics.in.broken')
     expect(new TextDecoder().decode(dead?.data)).toBe('{"not":"a batch"}')
-    expect(aggregator.counters.rejectedByReason['bad_magic']).toBe(1)
+    expect(pipeline.aggregator.counters.rejectedByReason['bad_magic']).toBe(1)
   })
 })

@@ -1,43 +1,26 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { connect, type NatsConnection } from '@nats-io/transport-node'
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream'
 import { batchId, encodeBatch, ManualClock, type MetricBatch } from '@tidewatch/shared'
-import { startNatsServer, type NatsServerHandle } from '@tidewatch/shared/testing'
-import { startAggregator, type RunningAggregator } from '../src/index.js'
-import { silentLogger, tempDir, testAggregatorConfig, waitFor, queryScalar } from './harness.js'
+import { startTestPipeline, waitFor, type TestPipeline } from './harness.js'
 
 /**
  * The 1-minute tier comes from a roll-up of each closed minute, and from partials for samples that
  * arrive after their minute was rolled up. Time is a ManualClock so minutes close on demand.
  */
 describe('minute roll-ups and late samples (real nats-server, real chDB)', () => {
-  let nats: NatsServerHandle
-  let client: NatsConnection
-  let js: JetStreamClient
-  let aggregator: RunningAggregator
-  const dir = tempDir('tidewatch-rollup-')
+  let pipeline: TestPipeline
   const clock = new ManualClock(Date.now())
   const firstOpenMinuteMs = Math.floor((clock.now() - 10_000) / 60_000) * 60_000
 
   beforeAll(async () => {
-    nats = await startNatsServer()
-    aggregator = await startAggregator(
-      testAggregatorConfig(nats.url, dir.path, {
-        pipeline: { micro_batch_max_wait: '50ms', rollup_grace: '10s', rollup_interval: '100ms' },
-      }),
-      { logger: silentLogger, clock },
+    pipeline = await startTestPipeline(
+      'tidewatch-rollup-',
+      { pipeline: { micro_batch_max_wait: '50ms', rollup_grace: '10s', rollup_interval: '100ms' } },
+      { clock },
     )
-    client = await connect({ servers: nats.url })
-    js = jetstream(client)
   })
-  afterAll(async () => {
-    await client?.close()
-    await aggregator?.stop()
-    await nats?.dispose()
-    dir.remove()
-  })
+  afterAll(() => pipeline?.stop())
 
-  const scalar = (sql: string): Promise<number> => queryScalar(aggregator.store.client, sql)
+  const scalar = (sql: string): Promise<number> => pipeline.scalar(sql)
   const batch = (seq: number, offsetsMs: number[], value: (i: number) => number): MetricBatch => ({
     agentId: 'roller',
     seq,
@@ -50,7 +33,7 @@ describe('minute roll-ups and late samples (real nats-server, real chDB)', () =>
     })),
   })
   const publish = (b: MetricBatch) =>
-    js.publish('metrics.in.roller', encodeBatch(b), { msgID: batchId(b.agentId, b.seq) })
+    pipeline.js.publish('metrics.in.roller', encodeBatch(b), { msgID: batchId(b.agentId, b.seq) })
   it('rolls a closed minute once, then adds late samples as partials: every tier exact', async () => {
     // On time: the minute is still open, so only the raw tier has these samples for now.
     await publish(batch(1, [5_000, 15_000, 25_000], (i) => 10 * (i + 1)))
@@ -92,11 +75,11 @@ describe('minute roll-ups and late samples (real nats-server, real chDB)', () =>
         `late partials in ${tier}`,
       )
     }
-    const oneMinute = await aggregator.store.client.query({
+    const oneMinute = await pipeline.aggregator.store.client.query({
       query: `SELECT sum(count) AS c, sum(sum) AS s, min(min) AS mn, max(max) AS mx FROM tidewatch.samples_1m`,
       format: 'JSONEachRow',
     })
-    const hour = await aggregator.store.client.query({
+    const hour = await pipeline.aggregator.store.client.query({
       query: `SELECT sum(count) AS c, sum(sum) AS s, min(min) AS mn, max(max) AS mx FROM tidewatch.samples_1h`,
       format: 'JSONEachRow',
     })
@@ -119,7 +102,7 @@ describe('minute roll-ups and late samples (real nats-server, real chDB)', () =>
       shape(
         (
           await (
-            await aggregator.store.client.query({
+            await pipeline.aggregator.store.client.query({
               query: `SELECT sum(count) AS c, sum(sum) AS s, min(min) AS mn, max(max) AS mx FROM tidewatch.samples_1m`,
               format: 'JSONEachRow',
             })

@@ -1,69 +1,37 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { connect, type NatsConnection } from '@nats-io/transport-node'
-import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream'
+import { jetstreamManager } from '@nats-io/jetstream'
 import type { MetricBatch } from '@tidewatch/shared'
-import { startNatsServer, type NatsServerHandle } from '@tidewatch/shared/testing'
-import { startAggregator, type RunningAggregator } from '../src/index.js'
-import {
-  hostBatch,
-  silentLogger,
-  tempDir,
-  testAggregatorConfig,
-  totalsOf,
-  waitFor,
-  queryScalar,
-  publishBatch,
-} from './harness.js'
-
-/** The value of one Prometheus sample line (`name{labels} value`), or undefined. */
-function sample(text: string, name: string, labelPart = ''): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labelPart))
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1))
-}
+import { hostBatch, promSample, startTestPipeline, totalsOf, waitFor, type TestPipeline } from './harness.js'
 
 describe('aggregator admin endpoint and self metrics (real nats-server, real chDB)', () => {
-  let nats: NatsServerHandle
-  let client: NatsConnection
-  let js: JetStreamClient
-  let aggregator: RunningAggregator
-  const store = tempDir('tidewatch-agg-self-')
+  let pipeline: TestPipeline
   const baseMs = Date.now() - 10 * 60_000
 
-  const scalar = (sql: string): Promise<number> => queryScalar(aggregator.store.client, sql)
-  const publish = (batch: MetricBatch): Promise<void> => publishBatch(js, batch)
+  const scalar = (sql: string): Promise<number> => pipeline.scalar(sql)
+  const publish = (batch: MetricBatch): Promise<void> => pipeline.publish(batch)
 
   beforeAll(async () => {
-    nats = await startNatsServer()
-    aggregator = await startAggregator(
-      testAggregatorConfig(nats.url, store.path, {
-        aggregator: { id: 'self.test' },
-        admin: { listen: '127.0.0.1:0', self_metrics_interval: '300ms' },
-      }),
-      { logger: silentLogger },
-    )
-    client = await connect({ servers: nats.url })
-    js = jetstream(client)
+    pipeline = await startTestPipeline('tidewatch-agg-self-', {
+      aggregator: { id: 'self.test' },
+      admin: { listen: '127.0.0.1:0', self_metrics_interval: '300ms' },
+    })
   })
-  afterAll(async () => {
-    await client?.close()
-    await aggregator?.stop()
-    await nats?.dispose()
-    store.remove()
-  })
+  afterAll(() => pipeline?.stop())
 
   it('serves /healthz, /readyz and /metrics with the pipeline figures after some traffic', async () => {
-    const url = aggregator.adminUrl as string
+    const url = pipeline.aggregator.adminUrl as string
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
     expect((await fetch(`${url}/healthz`)).status).toBe(200)
     expect((await fetch(`${url}/readyz`)).status).toBe(200)
 
     const batches = [1, 2, 3].map((seq) => hostBatch({ host: 'self-h1', seq, baseMs }))
     for (const batch of batches) await publish(batch)
-    await js.publish('metrics.in.broken', new Uint8Array([1, 2, 3, 4]), { msgID: 'broken:1' })
+    await pipeline.js.publish('metrics.in.broken', new Uint8Array([1, 2, 3, 4]), { msgID: 'broken:1' })
     const expected = totalsOf(batches).count
     await waitFor(
       async () =>
-        aggregator.counters.samplesStored >= expected && aggregator.counters.messagesDeadLettered >= 1,
+        pipeline.aggregator.counters.samplesStored >= expected &&
+        pipeline.aggregator.counters.messagesDeadLettered >= 1,
       (ok) => ok,
       20_000,
       'stored and dead-lettered',
@@ -71,30 +39,30 @@ describe('aggregator admin endpoint and self metrics (real nats-server, real chD
 
     const text = await waitFor(
       async () => (await fetch(`${url}/metrics`)).text(),
-      (body) => sample(body, 'aggregator_consumer_lag_messages') !== undefined,
+      (body) => promSample(body, 'aggregator_consumer_lag_messages') !== undefined,
       10_000,
       'consumer lag',
     )
-    expect(sample(text, 'aggregator_samples_stored_total')).toBeGreaterThanOrEqual(expected)
-    expect(sample(text, 'aggregator_messages_received_total')).toBeGreaterThanOrEqual(4)
-    expect(sample(text, 'aggregator_messages_acked_total')).toBeGreaterThanOrEqual(3)
-    expect(sample(text, 'aggregator_messages_dead_lettered_total')).toBe(1)
+    expect(promSample(text, 'aggregator_samples_stored_total')).toBeGreaterThanOrEqual(expected)
+    expect(promSample(text, 'aggregator_messages_received_total')).toBeGreaterThanOrEqual(4)
+    expect(promSample(text, 'aggregator_messages_acked_total')).toBeGreaterThanOrEqual(3)
+    expect(promSample(text, 'aggregator_messages_dead_lettered_total')).toBe(1)
     expect(text).toMatch(/aggregator_dead_letters_by_reason_total\{[^}]*reason="[a-z_]+"\} 1\n/)
-    expect(sample(text, 'aggregator_store_errors_total')).toBe(0)
-    expect(sample(text, 'aggregator_samples_refused_total')).toBe(0)
-    expect(sample(text, 'aggregator_in_flight_messages')).toBeGreaterThanOrEqual(0)
-    expect(sample(text, 'aggregator_consumer_lag_messages', 'consumer="aggregator"')).toBeGreaterThanOrEqual(
-      0,
-    )
-    expect(sample(text, 'aggregator_commit_latency_ms_count')).toBeGreaterThanOrEqual(1)
-    expect(sample(text, 'aggregator_commit_latency_ms_max')).toBeGreaterThan(0)
-    expect(sample(text, 'aggregator_partitions_owned')).toBe(1)
+    expect(promSample(text, 'aggregator_store_errors_total')).toBe(0)
+    expect(promSample(text, 'aggregator_samples_refused_total')).toBe(0)
+    expect(promSample(text, 'aggregator_in_flight_messages')).toBeGreaterThanOrEqual(0)
+    expect(
+      promSample(text, 'aggregator_consumer_lag_messages', 'consumer="aggregator"'),
+    ).toBeGreaterThanOrEqual(0)
+    expect(promSample(text, 'aggregator_commit_latency_ms_count')).toBeGreaterThanOrEqual(1)
+    expect(promSample(text, 'aggregator_commit_latency_ms_max')).toBeGreaterThan(0)
+    expect(promSample(text, 'aggregator_partitions_owned')).toBe(1)
     expect(text).toContain('# TYPE aggregator_rules_events_published_total counter')
     expect(text).toContain('instance="self.test"')
   })
 
   it('writes its own series into tidewatch.samples_raw, as agent tidewatch-aggregator-<id>', async () => {
-    expect(aggregator.selfIngest).toBeDefined()
+    expect(pipeline.aggregator.selfIngest).toBeDefined()
     const stored = await waitFor(
       () =>
         scalar(
@@ -105,10 +73,12 @@ describe('aggregator admin endpoint and self metrics (real nats-server, real chD
       'own series in samples_raw',
     )
     expect(stored).toBeGreaterThan(0)
-    expect(aggregator.selfIngest?.stats.published).toBeGreaterThan(0)
-    expect(aggregator.selfIngest?.stats.failures).toBe(0)
+    expect(pipeline.aggregator.selfIngest?.stats.published).toBeGreaterThan(0)
+    expect(pipeline.aggregator.selfIngest?.stats.failures).toBe(0)
     // Its reports are batches of agent "tidewatch-aggregator-self_test" (the dot is not one subject token).
-    const info = await (await jetstreamManager(client)).streams.info('METRICS', { subjects_filter: '>' })
+    const info = await (
+      await jetstreamManager(pipeline.client)
+    ).streams.info('METRICS', { subjects_filter: '>' })
     expect(Object.keys(info.state.subjects ?? {})).toContain('metrics.in.tidewatch-aggregator-self_test')
   })
 })

@@ -155,10 +155,15 @@ export class Agent {
   }
 
   /** Runs every input once, concurrently; a failing input is logged and counted, the others still report. */
-  async gather(): Promise<void> {
+  gather(): Promise<void> {
+    return this.gatherRound(this.options.inputs)
+  }
+
+  /** One round of `inputs`, concurrently: counted, and timed into lastCollectionMs. */
+  private async gatherRound(inputs: readonly Input[]): Promise<void> {
     this.stats.gatherRounds++
     const startedMs = performance.now()
-    await Promise.all(this.options.inputs.map((input) => this.gatherInput(input)))
+    await Promise.all(inputs.map((input) => this.gatherInput(input)))
     this.stats.lastCollectionMs = performance.now() - startedMs
   }
 
@@ -325,10 +330,7 @@ export class Agent {
   }
 
   private runRound(inputs: Input[]): void {
-    this.stats.gatherRounds++
-    const startedMs = performance.now()
-    const round = Promise.all(inputs.map((input) => this.gatherInput(input))).then(() => {
-      this.stats.lastCollectionMs = performance.now() - startedMs
+    const round = this.gatherRound(inputs).then(() => {
       if (this.buffer.sampleCount >= this.options.config.agent.batch_max_samples) void this.flushQuietly()
     })
     this.gathering.add(round)

@@ -79,12 +79,30 @@ const TYPE_CHANGE: Record<string, Candidate> = {
   value_x100_delta_zstd1: ['Int64', 'toInt64(round(value * 100))', 'Delta, ZSTD(1)'],
   value_x100_doubledelta_zstd1: ['Int64', 'toInt64(round(value * 100))', 'DoubleDelta, ZSTD(1)'],
 }
+/**
+ * The value split by what it holds (VictoriaMetrics-style decimal scaling): `decimals` is the fewest
+ * decimals (0-6) that hold it exactly, `scaled` the value times 10^decimals as an integer, `rest` the
+ * value itself when no such decimals exist (full-precision ratios). The three add up.
+ */
+const EXACT_DECIMALS = `arrayFirst(e -> abs(value) < 1e15 AND round(value * exp10(e)) / exp10(e) = value, range(0, 7))`
+const HAS_DECIMALS = `arrayExists(e -> abs(value) < 1e15 AND round(value * exp10(e)) / exp10(e) = value, range(0, 7))`
+const SCALED = `if(${HAS_DECIMALS}, toInt64(round(value * exp10(${EXACT_DECIMALS}))), 0)`
+const SPLIT_VALUE: Record<string, Candidate> = {
+  split_decimals_zstd1: ['UInt8', `if(${HAS_DECIMALS}, ${EXACT_DECIMALS}, 255)`, 'ZSTD(1)'],
+  split_scaled_delta_zstd3: ['Int64', SCALED, 'Delta, ZSTD(3)'],
+  split_scaled_doubledelta_zstd3: ['Int64', SCALED, 'DoubleDelta, ZSTD(3)'],
+  split_scaled_t64_zstd3: ['Int64', SCALED, 'T64, ZSTD(3)'],
+  split_scaled_delta_t64_zstd3: ['Int64', SCALED, 'Delta, T64, ZSTD(3)'],
+  split_scaled_zstd3: ['Int64', SCALED, 'ZSTD(3)'],
+  split_rest_zstd3: ['Float64', `if(${HAS_DECIMALS}, 0, value)`, 'ZSTD(3)'],
+  split_rest_gorilla_zstd3: ['Float64', `if(${HAS_DECIMALS}, 0, value)`, 'Gorilla, ZSTD(3)'],
+}
 const ID_CODECS: Record<string, Candidate> = {
   series_id: ['UInt64', '', 'LZ4'],
   series_id_zstd1: ['UInt64', 'series_id', 'ZSTD(1)'],
   series_id_doubledelta_zstd1: ['UInt64', 'series_id', 'DoubleDelta, ZSTD(1)'],
 }
-const ALL = { ...ID_CODECS, ...TS_CODECS, ...SPLIT_TS, ...VALUE_CODECS, ...TYPE_CHANGE }
+const ALL = { ...ID_CODECS, ...TS_CODECS, ...SPLIT_TS, ...VALUE_CODECS, ...TYPE_CHANGE, ...SPLIT_VALUE }
 
 function column(name: string, [type, expression, codec]: Candidate): string {
   return expression === ''

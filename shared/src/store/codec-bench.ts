@@ -23,6 +23,7 @@ import { retentionSchema } from '../config/schema.js'
 import { seriesId } from '../series.js'
 import { BenchHost, type JitterModel, type ValueKind } from './bench-data.js'
 import { perCallSettings } from './chdb-settings.js'
+import { rollupSql } from './rollup.js'
 import { schemaDdl } from './schema.js'
 
 const HOSTS = Number(process.argv[2] ?? 12)
@@ -191,10 +192,11 @@ async function main(): Promise<void> {
     const derived = await rows<{ name: string }>(
       `SELECT name FROM system.tables WHERE database = 'tidewatch' AND name = 'samples_1m_mv'`,
     )
-    if (derived.length === 0)
-      await command(`INSERT INTO tidewatch.samples_1m
-      SELECT metric, series_id, toStartOfMinute(ts), count(), sum(value), min(value), max(value), max((ts, value))
-      FROM tidewatch.samples_raw GROUP BY metric, series_id, toStartOfMinute(ts)`)
+    if (derived.length === 0) {
+      const fromSec = Math.floor(START_MS / 60_000) * 60
+      const toSec = Math.ceil((START_MS + (TICKS + 1) * 10_000) / 60_000) * 60 + 60
+      await command(rollupSql('tidewatch', fromSec, toSec))
+    }
     for (const table of [...tables, 'tidewatch.samples_raw', 'tidewatch.samples_1m', 'tidewatch.samples_1h'])
       await command(`OPTIMIZE TABLE ${table} FINAL`)
 

@@ -90,6 +90,55 @@ describe('migrate', () => {
     )
   })
 
+  it('moves a samples_1h_mv an earlier version created (grouping) to the row-by-row query, in place', async () => {
+    const viewQuery = () =>
+      text(`SELECT as_select FROM system.tables WHERE database = 'tw_migrate' AND name = 'samples_1h_mv'`)
+    // The view as releases before this one created it.
+    await store.client.command({
+      query: `ALTER TABLE tw_migrate.samples_1h_mv MODIFY QUERY SELECT m.metric AS metric, m.series_id AS series_id,
+        toStartOfHour(m.ts) AS ts, sum(m.count) AS count, sum(m.sum) AS sum, min(m.min) AS min, max(m.max) AS max,
+        max(m.last) AS last FROM tw_migrate.samples_1m AS m GROUP BY metric, series_id, ts`,
+    })
+    expect(await viewQuery()).toContain('GROUP BY')
+    await migrate(store, { retention })
+    expect(await viewQuery()).not.toContain('GROUP BY')
+    // Rows of two minutes of one hour still land in the hour, merged exactly by the table.
+    const hour = Math.floor((Date.now() - 2 * 3_600_000) / 3_600_000) * 3_600
+    await store.client.insert({
+      table: 'tw_migrate.samples_1m',
+      values: [
+        {
+          metric: 'mv.check',
+          series_id: '7',
+          ts: hour,
+          count: 2,
+          sum: 3,
+          min: 1,
+          max: 2,
+          last: [`${hour + 50}.000`, 2],
+        },
+        {
+          metric: 'mv.check',
+          series_id: '7',
+          ts: hour + 60,
+          count: 3,
+          sum: 30,
+          min: 5,
+          max: 15,
+          last: [`${hour + 70}.000`, 5],
+        },
+      ],
+      format: 'JSONEachRow',
+    })
+    const row =
+      await text(`SELECT sum(count), sum(sum), min(min), max(max), max(last).2 FROM tw_migrate.samples_1h
+      WHERE metric = 'mv.check' AND series_id = 7 GROUP BY ts`)
+    expect(row.trim()).toBe('5\t33\t1\t15\t5')
+    // The next run finds nothing to change.
+    await migrate(store, { retention })
+    expect(await viewQuery()).not.toContain('GROUP BY')
+  })
+
   it('gives the 7-day, 30-day and 365-day TTLs from the default retention', async () => {
     expect(await text('SHOW CREATE TABLE tw_migrate.samples_raw')).toContain(
       'TTL toDateTime(ts) + toIntervalSecond(604800)',

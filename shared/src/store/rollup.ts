@@ -28,6 +28,13 @@ export function rollupToken(minuteSec: number): string {
   return `${ROLLUP_LOG}:${minuteSec}`
 }
 
+/**
+ * The `last` (timestamp, value) of raw samples `r`: the value at the newest timestamp. argMax costs
+ * half of `max((r.ts, r.value))` (tuple comparisons were 0.3 of the roll-up's 0.55 s select of 3 M
+ * samples); two samples of one series with the same timestamp keep either value, not the larger.
+ */
+export const LAST_OF_RAW = '(max(r.ts), argMax(r.value, r.ts))'
+
 /** The INSERT that rolls the raw samples of whole minutes [fromSec, toSec) into samples_1m. */
 export function rollupSql(database: string, fromSec: number, toSec: number): string {
   assertDatabaseName(database)
@@ -35,7 +42,7 @@ export function rollupSql(database: string, fromSec: number, toSec: number): str
     if (!Number.isSafeInteger(sec) || sec % 60 !== 0) throw new Error(`not a minute: ${sec}`)
   }
   return `INSERT INTO ${database}.samples_1m (metric, series_id, ts, count, sum, min, max, last)
-SELECT r.metric, r.series_id, toStartOfMinute(r.ts), count(), sum(r.value), min(r.value), max(r.value), max((r.ts, r.value))
+SELECT r.metric, r.series_id, toStartOfMinute(r.ts), count(), sum(r.value), min(r.value), max(r.value), ${LAST_OF_RAW}
 FROM ${database}.samples_raw AS r
 WHERE r.ts >= toDateTime64(${fromSec}, 3) AND r.ts < toDateTime64(${toSec}, 3)
 GROUP BY r.metric, r.series_id, toStartOfMinute(r.ts)`
@@ -57,6 +64,9 @@ export async function rollUpMinute(
     clickhouse_settings: {
       insert_deduplication_token: rollupToken(minuteSec),
       deduplicate_blocks_in_dependent_materialized_views: 1,
+      // samples_raw is sorted by (metric, series_id, ts): aggregating in that order skips the hash
+      // table of a minute's million series (0.95 -> ~0.8 s for 3 M samples).
+      optimize_aggregation_in_order: 1,
     },
   })
   await client.insert({

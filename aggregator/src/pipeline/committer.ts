@@ -4,7 +4,7 @@ import type { AcceptedMessage } from './classify.js'
 import { RecoveryBuffer } from './recovery.js'
 import type { BatchIntent, IntentLog, IntentStamp } from '../sinks/clickhouse/intent-log.js'
 import type { BatchSpan } from '../rollups/coordinator.js'
-import { buildColumns } from '../sinks/clickhouse/columns.js'
+import { buildColumns, ColumnBuffers } from '../sinks/clickhouse/columns.js'
 import type { SampleSink } from '../sinks/clickhouse/sample-sink.js'
 import type { SeriesResolver, SeriesRow } from '../sinks/clickhouse/series-resolver.js'
 import type { PipelineCounters } from './counters.js'
@@ -59,6 +59,7 @@ export interface CommitterOptions {
  */
 export class BatchCommitter {
   private readonly recovery = new RecoveryBuffer()
+  private readonly columnBuffers = new ColumnBuffers()
 
   constructor(private readonly options: CommitterOptions) {}
 
@@ -134,6 +135,7 @@ export class BatchCommitter {
       messages.map((m) => m.batch),
       this.options.resolver,
       Math.floor(startedMs / 1000),
+      this.columnBuffers,
     )
     const stamp: IntentStamp = {
       // A re-sent batch is classified as it was first sent, so the store drops what had landed;
@@ -188,6 +190,8 @@ export class BatchCommitter {
       await this.retry('record commit', () => this.options.intentLog.recordCommit(token, seqs, stamp))
     } finally {
       clearInterval(keepAlive)
+      // Nothing reads the columns after the store's calls returned (or gave up).
+      this.columnBuffers.release()
     }
     const committedMs = this.options.clock.now()
     this.options.latency?.record(committedMs - startedMs, committedMs)

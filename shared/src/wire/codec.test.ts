@@ -223,6 +223,32 @@ describe('round trip', () => {
     expect([...unaligned.timestamps]).toEqual([...aligned.timestamps])
   })
 
+  it('keeps every unaligned batch its own columns while they share a slab, and past its end', () => {
+    // 3,000 batches of 3 samples fill several 64 KiB slabs; a large one gets its own array.
+    const decoded = Array.from({ length: 3_000 }, (_, i) => {
+      const bytes = encodeBatch(batch([one('m', { a: 'b' }, [i, i + 0.5, -i])]))
+      const shifted = new Uint8Array(bytes.byteLength + 3)
+      shifted.set(bytes, 3)
+      return decodeBatch(shifted.subarray(3), LIMITS, NOW)
+    })
+    const large = encodeBatch(
+      batch([
+        one(
+          'm',
+          {},
+          Array.from({ length: 5_000 }, (_, i) => i),
+        ),
+      ]),
+    )
+    const shiftedLarge = new Uint8Array(large.byteLength + 1)
+    shiftedLarge.set(large, 1)
+    const big = decodeBatch(shiftedLarge.subarray(1), LIMITS, NOW)
+    decoded.forEach((out, i) => expect([...out.values]).toEqual([i, i + 0.5, -i]))
+    expect(big.values[4_999]).toBe(4_999)
+    expect(decoded[0]!.values.buffer).toBe(decoded[1]!.values.buffer)
+    expect(decoded[0]!.values.buffer).not.toBe(decoded[2_999]!.values.buffer)
+  })
+
   it('accepts timestamps exactly at both ends of the window', () => {
     const b = batch([one('m', {}, [1, 2], [NOW - LIMITS.maxPastAgeMs, NOW + LIMITS.maxFutureSkewMs])])
     expect(reasonOf(validate(b))).toBe('accepted')

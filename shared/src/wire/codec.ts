@@ -446,9 +446,9 @@ function decodeColumns(
     timestamps = new Float64Array(bytes.buffer, bytes.byteOffset + columnsAt, sampleCount)
     values = new Float64Array(bytes.buffer, bytes.byteOffset + columnsAt + 8 * sampleCount, sampleCount)
   } else if (HOST_IS_LITTLE_ENDIAN) {
-    // One allocation and one memcpy for both columns.
-    const both = new Float64Array(2 * sampleCount)
-    new Uint8Array(both.buffer).set(bytes.subarray(columnsAt, columnsAt + 16 * sampleCount))
+    // One memcpy for both columns, into a shared slab.
+    const both = columnSlab(2 * sampleCount)
+    new Uint8Array(both.buffer, both.byteOffset, both.byteLength).set(bytes.subarray(columnsAt, columnsAt + 16 * sampleCount))
     timestamps = both.subarray(0, sampleCount)
     values = both.subarray(sampleCount)
   } else {
@@ -462,6 +462,28 @@ function decodeColumns(
   checkSamples(timestamps, values, 0, sampleCount, limits, nowMs, (i) => locateSample(series, i))
 
   return { version, agentId, seq, createdMs, series, timestamps, values, sampleCount }
+}
+
+/**
+ * Column copies of unaligned batches (a NATS payload starts anywhere in its read buffer) are carved
+ * from shared 64 KiB slabs: one ArrayBuffer per ~40 agent batches instead of one each, as every
+ * ArrayBuffer is external memory V8 tracks, sweeps and counts towards its next full collection. A
+ * slab lives while any batch in it does; 64 KiB bounds what one long-held batch pins.
+ */
+const SLAB_BYTES = 64 * 1024
+let slab = new ArrayBuffer(0)
+let slabUsed = 0
+
+function columnSlab(length: number): Float64Array {
+  const bytes = 8 * length
+  if (bytes > SLAB_BYTES / 4) return new Float64Array(length)
+  if (slabUsed + bytes > slab.byteLength) {
+    slab = new ArrayBuffer(SLAB_BYTES)
+    slabUsed = 0
+  }
+  const out = new Float64Array(slab, slabUsed, length)
+  slabUsed += bytes
+  return out
 }
 
 /** A label set built once per batch; `pairs` are its (name symbol, value symbol) indices. */

@@ -448,7 +448,9 @@ function decodeColumns(
   } else if (HOST_IS_LITTLE_ENDIAN) {
     // One memcpy for both columns, into a shared slab.
     const both = columnSlab(2 * sampleCount)
-    new Uint8Array(both.buffer, both.byteOffset, both.byteLength).set(bytes.subarray(columnsAt, columnsAt + 16 * sampleCount))
+    new Uint8Array(both.buffer, both.byteOffset, both.byteLength).set(
+      bytes.subarray(columnsAt, columnsAt + 16 * sampleCount),
+    )
     timestamps = both.subarray(0, sampleCount)
     values = both.subarray(sampleCount)
   } else {

@@ -13,7 +13,10 @@ export interface MinutePartial {
   sum: number
   min: number
   max: number
-  /** Timestamp (ms) and value of the latest sample; ties keep the larger value, as max(tuple) does. */
+  /**
+   * Timestamp (ms) and value of the latest sample; ties keep the larger value, as the late partials'
+   * max(tuple) does (the minute roll-up from raw, argMax, keeps either on a tie: rollup.ts).
+   */
   lastMs: number
   lastValue: number
 }

@@ -130,7 +130,7 @@ export function accessDdl(options: AccessOptions): string[] {
   const writerSettings = options.cluster !== undefined ? ' SETTINGS distributed_foreground_insert = 1' : ''
   return [
     `CREATE ROLE IF NOT EXISTS ${schemaRole}${on}`,
-    `GRANT${on} CREATE DATABASE, CREATE TABLE, CREATE VIEW, DROP VIEW, ALTER TTL, ALTER MODIFY COLUMN, ALTER ADD COLUMN ON ${db}.* TO ${schemaRole}`,
+    `GRANT${on} CREATE DATABASE, CREATE TABLE, CREATE VIEW, DROP VIEW, ALTER TTL, ALTER MODIFY COLUMN, ALTER ADD COLUMN, ALTER VIEW MODIFY QUERY ON ${db}.* TO ${schemaRole}`,
     ...grants('SELECT', SCHEMA_READS, schemaRole),
     ...(options.cluster !== undefined ? [`GRANT${on} CLUSTER ON *.* TO ${schemaRole}`] : []),
     `CREATE SETTINGS PROFILE OR REPLACE ${writer}${on}${writerSettings}`,

@@ -165,7 +165,7 @@ describe('accessDdl', () => {
   it('creates a writer that may insert and read its intent log and series, and a read-only reader with limits', () => {
     expect(single).toEqual([
       'CREATE ROLE IF NOT EXISTS tidewatch_schema',
-      'GRANT CREATE DATABASE, CREATE TABLE, CREATE VIEW, DROP VIEW, ALTER TTL, ALTER MODIFY COLUMN, ALTER ADD COLUMN ON tidewatch.* TO tidewatch_schema',
+      'GRANT CREATE DATABASE, CREATE TABLE, CREATE VIEW, DROP VIEW, ALTER TTL, ALTER MODIFY COLUMN, ALTER ADD COLUMN, ALTER VIEW MODIFY QUERY ON tidewatch.* TO tidewatch_schema',
       'GRANT SELECT ON tidewatch.samples_raw TO tidewatch_schema',
       'GRANT SELECT ON tidewatch.samples_1m TO tidewatch_schema',
       'GRANT SELECT ON tidewatch.samples_1h TO tidewatch_schema',

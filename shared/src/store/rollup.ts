@@ -64,9 +64,6 @@ export async function rollUpMinute(
     clickhouse_settings: {
       insert_deduplication_token: rollupToken(minuteSec),
       deduplicate_blocks_in_dependent_materialized_views: 1,
-      // samples_raw is sorted by (metric, series_id, ts): aggregating in that order skips the hash
-      // table of a minute's million series (0.95 -> ~0.8 s for 3 M samples).
-      optimize_aggregation_in_order: 1,
     },
   })
   await client.insert({

@@ -481,7 +481,9 @@ async function updateViewQueries(
     })
     const [row] = await result.json<{ as_select: string }>()
     if (row === undefined || !view.staleQuery(row.as_select)) continue
-    const select = view.create.slice(view.create.indexOf('\nAS SELECT') + 4)
+    const at = view.create.indexOf('\nAS SELECT')
+    if (at < 0) throw new Error(`no AS SELECT in the DDL of ${view.name}`)
+    const select = view.create.slice(at + 4)
     await store.client.command({
       query: `ALTER TABLE ${store.database}.${view.name}${onCluster} MODIFY QUERY ${select}`,
     })

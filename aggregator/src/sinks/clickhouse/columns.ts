@@ -54,9 +54,12 @@ export class ColumnBuffers {
     }
   }
 
-  /** The arrays of the last `take` are no longer read: the next `take` may hand them out again. */
-  release(): void {
-    this.leased = false
+  /**
+   * `columns`, from a `take`, are no longer read: when they are the kept arrays, the next `take` may
+   * hand those out again (fresh arrays of a second lease release nothing).
+   */
+  release(columns: Pick<SampleColumns, 'values'>): void {
+    if (columns.values.buffer === this.arrays.values.buffer) this.leased = false
   }
 }
 

@@ -276,4 +276,31 @@ describe('deduplicated inserts', () => {
       { count: 5, sum: 14, min: -1, max: 7, last: 4 },
     ])
   })
+
+  it('rolls a minute of more series than one default insert block holds up as one block, and again as a no-op', async () => {
+    // 1.1 M series in one minute, in two raw parts: more 1-minute rows than min_insert_block_size_rows
+    // (1,048,449), where the roll-up's result used to be cut into several blocks.
+    const minuteSec = Math.floor(Date.now() / 60_000) * 60 - 30 * 60
+    for (const [part, offset] of [
+      [0, 7],
+      [1, 31],
+    ] as const)
+      await store.client.command({
+        query: `INSERT INTO tw_migrate.samples_raw SELECT 'big.minute', number, toDateTime64(${minuteSec + offset}, 3), number % 10
+                FROM numbers(1100000)`,
+        clickhouse_settings: { insert_deduplication_token: `big-${part}` },
+      })
+    const parts = () =>
+      text(`SELECT count() FROM system.parts WHERE database = 'tw_migrate' AND table = 'samples_1m' AND active
+            AND min_time <= toDateTime(${minuteSec}) AND max_time >= toDateTime(${minuteSec})`)
+    const before = Number(await parts())
+    await rollUpMinute(store.client, 'tw_migrate', minuteSec)
+    expect(Number(await parts()) - before).toBe(1)
+    // Another part layout under it (merged), and the roll-up again: the token still names its one block.
+    await store.client.command({ query: 'OPTIMIZE TABLE tw_migrate.samples_raw FINAL' })
+    await rollUpMinute(store.client, 'tw_migrate', minuteSec)
+    const totals = `SELECT sum(count), sum(sum), uniqExact(series_id) FROM tw_migrate.%s WHERE metric = 'big.minute'`
+    expect((await text(totals.replace('%s', 'samples_1m'))).trim()).toBe('2200000\t9900000\t1100000')
+    expect((await text(totals.replace('%s', 'samples_1h'))).trim()).toBe('2200000\t9900000\t1100000')
+  })
 })

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { retentionSchema, storeSchema, type RetentionConfig } from '../config/schema.js'
 import { ConfigError } from '../errors.js'
-import { lastRolledMinute, rollUpMinute } from './rollup.js'
+import { lastRolledMinute, rollUpMinute, rollupMinuteSql, rollupSettings } from './rollup.js'
 import { columnCodecs, migrate, normalizeCodec, schemaDdl, ttlOfEngine } from './schema.js'
 import { createStore, type Store } from './store.js'
 
@@ -299,6 +299,12 @@ describe('deduplicated inserts', () => {
     // Another part layout under it (merged), and the roll-up again: the token still names its one block.
     await store.client.command({ query: 'OPTIMIZE TABLE tw_migrate.samples_raw FINAL' })
     await rollUpMinute(store.client, 'tw_migrate', minuteSec)
+    // And from a replica with another core count.
+    for (const maxThreads of [1, 4])
+      await store.client.command({
+        query: rollupMinuteSql('tw_migrate', minuteSec),
+        clickhouse_settings: { ...rollupSettings(minuteSec), max_threads: maxThreads },
+      })
     const totals = `SELECT sum(count), sum(sum), uniqExact(series_id) FROM tw_migrate.%s WHERE metric = 'big.minute'`
     expect((await text(totals.replace('%s', 'samples_1m'))).trim()).toBe('2200000\t9900000\t1100000')
     expect((await text(totals.replace('%s', 'samples_1h'))).trim()).toBe('2200000\t9900000\t1100000')

@@ -4,7 +4,7 @@ import type { AcceptedMessage } from './classify.js'
 import { RecoveryBuffer } from './recovery.js'
 import type { BatchIntent, IntentLog, IntentStamp } from '../sinks/clickhouse/intent-log.js'
 import type { BatchSpan } from '../rollups/coordinator.js'
-import { buildColumns, ColumnBuffers, type PreparedBatch } from '../sinks/clickhouse/columns.js'
+import { buildColumns, ColumnBuffers } from '../sinks/clickhouse/columns.js'
 import type { SampleSink } from '../sinks/clickhouse/sample-sink.js'
 import type { SeriesResolver, SeriesRow } from '../sinks/clickhouse/series-resolver.js'
 import type { PipelineCounters } from './counters.js'
@@ -137,37 +137,21 @@ export class BatchCommitter {
       Math.floor(startedMs / 1000),
       this.columnBuffers,
     )
-    try {
-      await this.storePrepared(token, messages, recorded, prepared, seqs, startedMs)
-    } finally {
-      // Nothing reads the columns once the store's calls returned (or gave up).
-      this.columnBuffers.release(prepared.columns)
-    }
-  }
-
-  private async storePrepared(
-    token: string,
-    messages: readonly AcceptedMessage[],
-    recorded: BatchIntent | undefined,
-    prepared: PreparedBatch,
-    seqs: number[],
-    startedMs: number,
-  ): Promise<void> {
-    const stamp: IntentStamp = {
-      // A re-sent batch is classified as it was first sent, so the store drops what had landed;
-      // intents from before watermarks were recorded (0) take this replica's.
-      watermarkMs:
-        recorded !== undefined && recorded.watermarkMs > 0
-          ? recorded.watermarkMs
-          : this.options.rollups.lateBeforeMs,
-      ...spanOf(prepared.columns.timestampsMs, prepared.columns.length),
-    }
     // However long the store takes (a slow insert, an outage), JetStream must not hand these messages
     // to another consumer while this batch may still commit: keep telling it they are in progress.
     const keepAlive = setInterval(() => {
       for (const m of messages) m.message.working()
     }, this.options.workingIntervalMs)
     try {
+      const stamp: IntentStamp = {
+        // A re-sent batch is classified as it was first sent, so the store drops what had landed;
+        // intents from before watermarks were recorded (0) take this replica's.
+        watermarkMs:
+          recorded !== undefined && recorded.watermarkMs > 0
+            ? recorded.watermarkMs
+            : this.options.rollups.lateBeforeMs,
+        ...spanOf(prepared.columns.timestampsMs, prepared.columns.length),
+      }
       let intentWrittenMs = this.options.clock.now()
       const writeIntent = async (): Promise<void> => {
         await this.options.intentLog.recordIntent(token, seqs, stamp)
@@ -206,6 +190,8 @@ export class BatchCommitter {
       await this.retry('record commit', () => this.options.intentLog.recordCommit(token, seqs, stamp))
     } finally {
       clearInterval(keepAlive)
+      // Nothing reads the columns once the store's calls returned (or gave up).
+      this.columnBuffers.release(prepared.columns)
     }
     const committedMs = this.options.clock.now()
     this.options.latency?.record(committedMs - startedMs, committedMs)

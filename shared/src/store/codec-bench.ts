@@ -85,8 +85,9 @@ const TYPE_CHANGE: Record<string, Candidate> = {
  * decimals (0-6) that hold it exactly, `scaled` the value times 10^decimals as an integer, `rest` the
  * value itself when no such decimals exist (full-precision ratios). The three add up.
  */
-const EXACT_DECIMALS = `arrayFirst(e -> abs(value) < 1e15 AND round(value * exp10(e)) / exp10(e) = value, range(0, 7))`
-const HAS_DECIMALS = `arrayExists(e -> abs(value) < 1e15 AND round(value * exp10(e)) / exp10(e) = value, range(0, 7))`
+const HOLDS_EXACTLY = 'e -> abs(value) < 1e15 AND round(value * exp10(e)) / exp10(e) = value'
+const EXACT_DECIMALS = `arrayFirst(${HOLDS_EXACTLY}, range(0, 7))`
+const HAS_DECIMALS = `arrayExists(${HOLDS_EXACTLY}, range(0, 7))`
 const SCALED = `if(${HAS_DECIMALS}, toInt64(round(value * exp10(${EXACT_DECIMALS}))), 0)`
 const SPLIT_VALUE: Record<string, Candidate> = {
   split_decimals_zstd1: ['UInt8', `if(${HAS_DECIMALS}, ${EXACT_DECIMALS}, 255)`, 'ZSTD(1)'],

@@ -465,22 +465,20 @@ export function ttlOfEngine(engineFull: string): string | undefined {
   return match?.[1]?.trim()
 }
 
-/** Moves each view an earlier version created with an old query (TableDdl.staleQuery) to its new one. */
+/**
+ * Moves each view an earlier version created with an old query (TableDdl.staleQuery) to its new one;
+ * `queries`: each table's `as_select` as system.tables shows it.
+ */
 async function updateViewQueries(
   store: Store,
   statements: readonly TableDdl[],
+  queries: ReadonlyMap<string, string>,
   onCluster: string,
   log: Logger | undefined,
 ): Promise<void> {
   for (const view of statements) {
-    if (view.staleQuery === undefined) continue
-    const result = await store.client.query({
-      query: 'SELECT as_select FROM system.tables WHERE database = {db:String} AND name = {name:String}',
-      query_params: { db: store.database, name: view.name },
-      format: 'JSONEachRow',
-    })
-    const [row] = await result.json<{ as_select: string }>()
-    if (row === undefined || !view.staleQuery(row.as_select)) continue
+    const current = queries.get(view.name)
+    if (view.staleQuery === undefined || current === undefined || !view.staleQuery(current)) continue
     const at = view.create.indexOf('\nAS SELECT')
     if (at < 0) throw new Error(`no AS SELECT in the DDL of ${view.name}`)
     const select = view.create.slice(at + 4)
@@ -558,14 +556,19 @@ export async function migrate(store: Store, options: MigrateOptions): Promise<Mi
       })
     }
     if (!fleetExisted) await backfillFleet(store, db, cluster, log)
-    await updateViewQueries(store, statements, onCluster, log)
     const result = await store.client.query({
-      query: 'SELECT name, engine_full FROM system.tables WHERE database = {db:String}',
+      query: 'SELECT name, engine_full, as_select FROM system.tables WHERE database = {db:String}',
       query_params: { db },
       format: 'JSONEachRow',
     })
-    const engines = new Map(
-      (await result.json<{ name: string; engine_full: string }>()).map((t) => [t.name, t.engine_full]),
+    const tables = await result.json<{ name: string; engine_full: string; as_select: string }>()
+    const engines = new Map(tables.map((t) => [t.name, t.engine_full]))
+    await updateViewQueries(
+      store,
+      statements,
+      new Map(tables.map((t) => [t.name, t.as_select])),
+      onCluster,
+      log,
     )
     for (const table of statements) {
       if (table.ttl === undefined) continue

@@ -45,8 +45,14 @@ const OFFERED_PER_SEC = HOSTS * SERIES_PER_HOST
 const MIN_RATE_RATIO = 0.7
 /** Everything published in a phase is committed within this long after its last publish. */
 const COMMIT_DEADLINE_MS = 5_000
-/** Worst `SELECT 1` latency under load. */
-const SELECT1_MAX_MS = 1_500
+/**
+ * `SELECT 1` under load. A light read waits for at most one other light read (the slow reader's
+ * query, capped at one second like every light read), then runs: typically a few ms, at worst about
+ * two seconds plus CPU contention from the rest of the suite. Queued behind the heavy reads instead,
+ * it would wait for ~14 of their 2 s runs (28 queued, 2 slots), or be refused with 503.
+ */
+const SELECT1_MEDIAN_MAX_MS = 500
+const SELECT1_MAX_MS = 4_000
 const HEAVY_CLIENTS = 30
 const MAX_BODY = 1024 * 1024
 /** The test server's timeouts (short, so the test stays short; production defaults are longer). */
@@ -219,6 +225,7 @@ describe('abuse of the embedded HTTP endpoint does not starve ingestion', () => 
     expect(heavyResults.length).toBeGreaterThan(0)
     expect(heavyResults.every((r) => r !== 'network')).toBe(true)
     expect(probeLatencies.length).toBeGreaterThan(5)
+    expect(median(probeLatencies)).toBeLessThan(SELECT1_MEDIAN_MAX_MS)
     expect(Math.max(...probeLatencies)).toBeLessThan(SELECT1_MAX_MS)
     for (const r of oversizedResults) {
       expect(r.status).toBe(413)

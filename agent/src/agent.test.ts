@@ -121,7 +121,7 @@ describe('Agent (runner)', () => {
     await time.advance(1)
     expect(input.rounds).toBe(4)
     // the seq store's fsync is real I/O: wait for it rather than for fake time
-    await vi.waitFor(() => expect(handed).toHaveLength(1))
+    await vi.waitFor(() => expect(handed).toHaveLength(1), { timeout: 10_000 })
     const series = handed[0]!.batch.series[0]!
     // the flush timer at 30 s fires before that instant's gather: round 4 waits for the next flush
     expect(Array.from(series.timestamps)).toEqual([START, START + 10_000, START + 20_000])
@@ -138,7 +138,9 @@ describe('Agent (runner)', () => {
     })
     agent.start()
     await time.advance(10_000)
-    await vi.waitFor(() => expect(handed.map((b) => b.queued.sampleCount)).toEqual([5, 1]))
+    await vi.waitFor(() => expect(handed.map((b) => b.queued.sampleCount)).toEqual([5, 1]), {
+      timeout: 10_000,
+    })
     await agent.stop()
   })
 

@@ -136,11 +136,14 @@ describe('BatchCommitter', () => {
 
   it('keeps the messages in progress in JetStream while a slow store works, so none is redelivered meanwhile', async () => {
     const store = memoryStore()
-    const slow = {
-      ...store,
-      sink: { ...store.sink, writeSamples: async () => new Promise<void>((r) => setTimeout(r, 180)) },
-    }
     const messages = [message(11, false)]
+    // The write lasts until the message has been kept in progress twice (40 ms apart), or 5 s.
+    const writeUntilWorkedTwice = async (): Promise<void> => {
+      const giveUpAt = Date.now() + 5_000
+      while (messages[0]!.workings() < 2 && Date.now() < giveUpAt)
+        await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    const slow = { ...store, sink: { ...store.sink, writeSamples: writeUntilWorkedTwice } }
     await committerFor(slow, new ManualClock(1_000_000), 40).commit(messages)
     expect(messages[0]!.workings()).toBeGreaterThanOrEqual(2)
     expect(messages[0]!.acks()).toBe(1)

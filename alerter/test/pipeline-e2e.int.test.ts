@@ -23,6 +23,7 @@ import {
   createLogger,
   encodeBatch,
   type MetricBatch,
+  type SeriesSamples,
   type NatsConnection,
 } from '@tidewatch/shared'
 import { startNatsServer, type NatsServerHandle } from '@tidewatch/shared/testing'
@@ -83,7 +84,9 @@ kind = "absent"
 metric = "heartbeat"
 match = ['env="e2e"']
 by = ["host"]
-for = "2s"
+# 4 s: the test process runs the aggregator and the alerter too; a shorter pause of its loop must not
+# look like the whole pipeline going silent.
+for = "4s"
 annotations.summary = "{{ $labels.host | default \\"the pipeline\\" }} stopped reporting"
 
 [[rule]]
@@ -120,29 +123,42 @@ let keepalive: ReturnType<typeof setInterval> | undefined
 /** Hosts whose heartbeat the keepalive publishes (so the pipeline is never silent as a whole). */
 const beating = new Set(['hb1', 'hb2'])
 
+interface SeriesOptions {
+  startMs?: number
+  stepMs?: number
+  labels?: Record<string, string>
+}
+
+function seriesOf(
+  host: string,
+  metric: string,
+  values: number[],
+  options: SeriesOptions = {},
+): SeriesSamples {
+  const start = options.startMs ?? Date.now()
+  const step = options.stepMs ?? 1_000
+  return {
+    name: metric,
+    labels: { host, env: 'e2e', ...options.labels },
+    timestamps: values.map((_, i) => start + i * step),
+    values,
+  }
+}
+
+/** One batch from agent `e2e-<agent>`. */
+async function publishBatch(agent: string, series: SeriesSamples[]): Promise<void> {
+  seq++
+  const batch: MetricBatch = { agentId: `e2e-${agent}`, seq, createdMs: Date.now(), series }
+  await js.publish(`metrics.in.${batch.agentId}`, encodeBatch(batch), { msgID: batchId(batch.agentId, seq) })
+}
+
 async function publish(
   host: string,
   metric: string,
   values: number[],
-  options: { startMs?: number; stepMs?: number; labels?: Record<string, string> } = {},
+  options: SeriesOptions = {},
 ): Promise<void> {
-  const start = options.startMs ?? Date.now()
-  const step = options.stepMs ?? 1_000
-  seq++
-  const batch: MetricBatch = {
-    agentId: `e2e-${host}`,
-    seq,
-    createdMs: Date.now(),
-    series: [
-      {
-        name: metric,
-        labels: { host, env: 'e2e', ...options.labels },
-        timestamps: values.map((_, i) => start + i * step),
-        values,
-      },
-    ],
-  }
-  await js.publish(`metrics.in.e2e-${host}`, encodeBatch(batch), { msgID: batchId(batch.agentId, seq) })
+  await publishBatch(host, [seriesOf(host, metric, values, options)])
 }
 
 const messagesOf = (rule: string): ReceivedRequest[] =>
@@ -287,8 +303,11 @@ describe('metric batches -> aggregator -> ALERTS -> alerter -> Slack (real nats-
 
   it('a query rule run by the alerter over the store fires once', async () => {
     const now = Date.now()
-    await publish('w1', 'web.cpu', [88, 92], { startMs: now - 2_000, labels: { role: 'web' } })
-    await publish('w2', 'web.cpu', [90, 91], { startMs: now - 2_000, labels: { role: 'web' } })
+    // One batch, so the rule cannot run between the two hosts' samples and fire on one alone.
+    await publishBatch('web', [
+      seriesOf('w1', 'web.cpu', [88, 92], { startMs: now - 2_000, labels: { role: 'web' } }),
+      seriesOf('w2', 'web.cpu', [90, 91], { startMs: now - 2_000, labels: { role: 'web' } }),
+    ])
     await until(() => messagesOf('e2e_web_avg_cpu').length >= 1, 15_000, 'the query-rule message')
     expect(JSON.stringify(messagesOf('e2e_web_avg_cpu')[0]!.body)).toContain('web CPU 90.25%')
     await sleep(1_500)

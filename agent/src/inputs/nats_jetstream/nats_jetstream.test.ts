@@ -41,7 +41,8 @@ describe('nats_jetstream input against a real nats-server', () => {
       const batch = await worker.fetch({ max_messages: 4, expires: 1_000 })
       let got = 0
       for await (const _m of batch) if (++got === 4) break
-      await new Promise((resolve) => setTimeout(resolve, 400))
+      // well past ack_wait (300 ms), so the server has made the 4 due again on a busy machine too
+      await new Promise((resolve) => setTimeout(resolve, 1_000))
     }
     const again = await worker.fetch({ max_messages: 4, expires: 1_000 })
     let got = 0

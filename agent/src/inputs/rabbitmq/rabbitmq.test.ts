@@ -49,11 +49,12 @@ describe('rabbitmq input against a real rabbitmq-server with the management plug
   it('reports messages, ready, unacked, consumers and rates per queue', async () => {
     const input = new RabbitmqInput(config(rabbit.managementUrl), testDeps)
     await input.init()
-    // The management API shows figures after its next statistics tick (500 ms here).
+    // The management API shows figures after its next statistics tick (500 ms here); a publish rate
+    // takes ~10 s (two of its rate samples), longer on a busy machine.
     let samples: Recorded[] = []
     const value = (name: string, queue: string) =>
       samples.find((s) => s.name === name && s.labels.queue === queue)?.value
-    const deadline = Date.now() + 20_000
+    const deadline = Date.now() + 45_000
     while (Date.now() < deadline) {
       // a steady trickle into "busy" gives it a publish rate above zero
       for (let i = 0; i < 5; i++) await publish(rabbit.managementUrl, 'busy')

@@ -104,14 +104,17 @@ describe('disk input on this machine', () => {
 
   it('skips a mount whose statfs is still pending from an earlier round (a hung network mount)', async () => {
     let calls = 0
+    let firstCall: () => void = () => undefined
+    const firstCalled = new Promise<void>((resolve) => (firstCall = resolve))
     const input = new DiskInput({ ...defaults, mount_points: ['/'] }, testDeps, {
       statfs: () => {
         calls++
+        firstCall()
         return new Promise(() => undefined)
       },
     })
     void input.gather(recorder().acc)
-    await new Promise((resolve) => setTimeout(resolve, 20))
+    await firstCalled
     const { acc, samples } = recorder()
     await input.gather(acc)
     expect(calls).toBe(1)

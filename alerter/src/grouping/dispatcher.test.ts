@@ -7,6 +7,7 @@ import type { Route } from '../routing/route.js'
 import type { StoredAlert } from '../state/alert-store.js'
 import type { NflogEntry, StoredNflog } from '../state/nflog.js'
 import type { AlertRecord } from '../state/transition.js'
+import { NotifyError } from '../errors.js'
 import { FakeTimers } from '../testing/fake-timers.js'
 import { Dispatcher } from './dispatcher.js'
 
@@ -25,15 +26,21 @@ const route = (over: Partial<Route> = {}): Route => ({
 function setup(options: { leaseHeldElsewhereUntil?: number } = {}) {
   const timers = new FakeTimers()
   const sent: Notification[] = []
+  let refusing = false
   const nflog = new Map<string, StoredNflog>()
   let revision = 0
   let heldElsewhereUntil = options.leaseHeldElsewhereUntil ?? 0
   const notifier: Notifier = {
     kind: 'fake',
     sendResolved: true,
-    send: async (n) => (sent.push(n), {}),
+    send: async (n) => {
+      if (refusing) throw new NotifyError('slack webhook: 403 invalid_token', 403, 'invalid_token', false)
+      sent.push(n)
+      return {}
+    },
     close: async () => undefined,
   }
+  const closed: string[] = []
   const dispatcher = new Dispatcher({
     routes: {
       root: route(),
@@ -54,7 +61,7 @@ function setup(options: { leaseHeldElsewhereUntil?: number } = {}) {
       put: async (key, entry: NflogEntry) => (nflog.set(key, { entry, revision: ++revision }), 'stored'),
       delete: async (key) => void nflog.delete(key),
     },
-    store: { close: async () => true },
+    store: { close: async (stored) => (closed.push(stored.record.fingerprint), true) },
     notifiers: new Map([['r', notifier]]),
     clock: timers.clock,
     timers,
@@ -82,10 +89,13 @@ function setup(options: { leaseHeldElsewhereUntil?: number } = {}) {
   return {
     timers,
     sent,
+    closed,
+    nflog,
     dispatcher,
     alert,
     settle,
     setHeldElsewhere: (until: number) => (heldElsewhereUntil = until),
+    setRefusing: (refuse: boolean) => (refusing = refuse),
   }
 }
 
@@ -111,6 +121,33 @@ describe('Dispatcher timing (fake clock)', () => {
     await settle()
     expect(sent).toHaveLength(2)
     expect(sent[1]!.firing).toHaveLength(3)
+  })
+
+  it('records nothing as sent when the receiver refuses, and sends again at the next group_interval', async () => {
+    const { timers, sent, closed, nflog, dispatcher, alert, settle, setRefusing } = setup()
+    setRefusing(true)
+    dispatcher.onAlert('fp-a', alert('a'))
+    await timers.advanceAsync(30_000)
+    await settle()
+    expect(sent).toHaveLength(0)
+    expect(nflog.size).toBe(0)
+    // The token is fixed: the next group_interval sends the firing message.
+    setRefusing(false)
+    await timers.advanceAsync(300_000)
+    await settle()
+    expect(sent.map((n) => n.kind)).toEqual(['firing'])
+    // Resolved while the receiver refuses again: not closed without its message, sent once it accepts.
+    setRefusing(true)
+    dispatcher.onAlert('fp-a', { ...alert('a', {}, 'resolved'), revision: 2 })
+    await timers.advanceAsync(300_000)
+    await settle()
+    expect(sent).toHaveLength(1)
+    expect(closed).toEqual([])
+    setRefusing(false)
+    await timers.advanceAsync(300_000)
+    await settle()
+    expect(sent.map((n) => n.kind)).toEqual(['firing', 'resolved'])
+    expect(closed).toEqual(['fp-a'])
   })
 
   it('routes by labels: a child route with group_wait 0 sends at once', async () => {

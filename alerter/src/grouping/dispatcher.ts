@@ -264,12 +264,11 @@ export class Dispatcher {
       }
       if (log?.entry.ref !== undefined) notification.ref = log.entry.ref
       const result = await this.deliver(group, notifier, notification)
-      if (result === 'aborted') return undefined
+      // Refused (a revoked token, an archived channel): nothing is recorded as sent and no resolved
+      // alert is closed, so the next group_interval sends it again, as Alertmanager does.
+      if (result === 'aborted' || result === 'failed') return undefined
       entry = { groupKey: group.id, firing: plan.nextFiring, lastSentMs: clock.now() }
-      const ref =
-        result !== 'failed' && notification.kind === 'firing'
-          ? (result.ref ?? log?.entry.ref)
-          : log?.entry.ref
+      const ref = notification.kind === 'firing' ? (result.ref ?? log?.entry.ref) : log?.entry.ref
       if (ref !== undefined) entry.ref = ref
     } else if (plan.nflogChanged && log !== undefined) {
       entry = { ...log.entry, firing: plan.nextFiring }

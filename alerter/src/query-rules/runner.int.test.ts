@@ -208,4 +208,50 @@ describe('QueryRuleRunner against chDB (config/rules/web.toml: DESIGN.md questio
     await runner.runOnce(rule)
     expect(publisher.events.map((e) => e.state)).toEqual(['resolved', 'firing'])
   })
+
+  it('holds a transition whose publish failed and publishes it on the next run', async () => {
+    let value = 90
+    const client = { query: async () => ({ json: async () => [{ value }] }) } as unknown as Store['client']
+    let failures = 1
+    const publisher = new Collect()
+    const flaky: AlertPublisher = {
+      publish: async (event) => {
+        if (event.state === 'resolved' && failures-- > 0) throw new Error('nats: timeout')
+        await publisher.publish(event)
+      },
+    }
+    const rule = { ...(rules[0] as QueryRule), forMs: 0 }
+    const runner = new QueryRuleRunner({ client, rules: [rule], publisher: flaky, logger, source: 't' })
+    await runner.runOnce(rule)
+    value = 10
+    await runner.runOnce(rule)
+    expect(publisher.events.map((e) => e.state)).toEqual(['firing'])
+    expect(runner.counters.publishErrors).toBe(1)
+    await runner.runOnce(rule)
+    expect(publisher.events.map((e) => e.state)).toEqual(['firing', 'resolved'])
+    // Published once: nothing is held any more.
+    await runner.runOnce(rule)
+    expect(publisher.events).toHaveLength(2)
+  })
+
+  it('does not resend a held transition that a later one of the same alert superseded', async () => {
+    let value = 90
+    const client = { query: async () => ({ json: async () => [{ value }] }) } as unknown as Store['client']
+    let down = true
+    const publisher = new Collect()
+    const flaky: AlertPublisher = {
+      publish: async (event) => {
+        if (down) throw new Error('nats: timeout')
+        await publisher.publish(event)
+      },
+    }
+    const rule = { ...(rules[0] as QueryRule), forMs: 0 }
+    const runner = new QueryRuleRunner({ client, rules: [rule], publisher: flaky, logger, source: 't' })
+    await runner.runOnce(rule) // firing: fails, held
+    value = 10
+    await runner.runOnce(rule) // the held firing, then resolved: both fail; resolved is held
+    down = false
+    await runner.runOnce(rule)
+    expect(publisher.events.map((e) => e.state)).toEqual(['resolved'])
+  })
 })

@@ -69,7 +69,10 @@ export class QueryRuleRunner {
   private readonly handles = new Map<string, TimerHandle>()
   private readonly running = new Set<Promise<unknown>>()
   private stopped = true
-  /** Transitions computed while another replica held the query-rules lease: the latest per alert. */
+  /**
+   * Transitions not published yet, the latest per alert: computed while another replica held the
+   * query-rules lease, or whose publish failed. The next run that publishes sends them first.
+   */
   private readonly unpublished = new Map<string, AlertEvent>()
 
   constructor(private readonly options: QueryRuleRunnerOptions) {
@@ -162,26 +165,32 @@ export class QueryRuleRunner {
         this.counters.eventsSkipped += events.length
         return published
       }
-      if (this.unpublished.size > 0) {
-        toPublish = [...this.unpublished.values(), ...events]
-        this.unpublished.clear()
-      }
     }
+    if (this.unpublished.size > 0) {
+      toPublish = [...this.unpublished.values(), ...events]
+      this.unpublished.clear()
+    }
+    // The evaluator has moved on: a transition that does not reach the stream is held and sent again
+    // by the next run (the alerter drops a duplicate by message id and event time). A later
+    // transition of the same alert that does get through supersedes it.
+    const failed = new Map<string, AlertEvent>()
     for (const event of toPublish) {
       try {
         await this.options.publisher.publish(event)
         this.counters.eventsPublished++
         published.push(event)
+        failed.delete(event.fingerprint)
       } catch (error) {
-        // The transition is lost to the stream but the state machine moved on: the next transition
-        // (or the alerter's own resend of firing alerts) corrects it. Counted and logged as an error.
         this.counters.publishErrors++
+        failed.set(event.fingerprint, event)
         logger.error(
           { err: error, rule: rule.name, state: event.state },
-          'cannot publish a query-rule alert event',
+          'cannot publish a query-rule alert event; holding it for the next run',
         )
       }
     }
+    for (const [fingerprint, event] of failed)
+      if (!this.unpublished.has(fingerprint)) this.unpublished.set(fingerprint, event)
     return published
   }
 

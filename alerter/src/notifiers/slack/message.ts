@@ -100,8 +100,10 @@ export function buildSlackMessage(notification: Notification, options: MessageOp
 
   if (firing) blocks.push(context(silenceHint(notification)))
 
+  // Slack reads the top-level text as mrkdwn and honours its mentions: label values and annotations
+  // stay escaped, so a `<!channel>` in them is shown, never sent.
   const text = truncate(
-    `[${firing ? 'FIRING' : 'RESOLVED'}:${alerts.length}] ${alertname}${groupText ? ` ${groupText}` : ''}${summary ? ` — ${stripMrkdwn(summary)}` : ''}`,
+    `[${firing ? 'FIRING' : 'RESOLVED'}:${alerts.length}] ${escape(alertname)}${groupText ? ` ${escape(groupText)}` : ''}${summary ? ` — ${stripMrkdwn(summary)}` : ''}`,
     SLACK_LIMITS.fallbackText,
   )
   return {
@@ -281,13 +283,9 @@ export function escape(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 }
 
+/** One line without emphasis; its entities (`&lt;`) stay, so nothing in it becomes a mention or link. */
 function stripMrkdwn(text: string): string {
-  return text
-    .replace(/[*`]/g, '')
-    .replace(/\n/g, ' ')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&')
+  return text.replace(/[*`]/g, '').replace(/\n/g, ' ')
 }
 
 /** Cuts to at most `max` UTF-16 units, never inside a surrogate pair, marking the cut with "…". */

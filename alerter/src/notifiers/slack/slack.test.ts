@@ -81,6 +81,25 @@ describe('buildSlackMessage', () => {
     }
   })
 
+  it('never turns label values or annotations into mentions or links in the top-level text', () => {
+    const hostile = {
+      ...alert(1),
+      labels: { alertname: 'Bad<!here>', path: '<!channel>', host: 'h1' },
+      annotations: { summary: 'see <https://evil.example|click> <!everyone>' },
+    }
+    const message = buildSlackMessage(
+      { ...notification([hostile]), groupLabels: { alertname: 'Bad<!here>', path: '<!channel>' } },
+      options,
+    )
+    expect(message.text).not.toContain('<!')
+    expect(message.text).not.toContain('<https://evil')
+    expect(message.text).toContain('path=&lt;!channel&gt;')
+    // Only the header is plain_text (Slack shows it as written); every mrkdwn block escapes.
+    const mrkdwn = message.attachments[0].blocks.filter((b) => b.type !== 'header')
+    for (const mention of ['<!here>', '<!channel>', '<!everyone>', '<https://evil'])
+      expect(JSON.stringify(mrkdwn)).not.toContain(mention)
+  })
+
   it('makes resolved messages green', () => {
     expect(
       buildSlackMessage(notification([], [alert(1, 'resolved')], 'resolved'), options).attachments[0].color,

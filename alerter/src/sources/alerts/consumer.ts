@@ -52,9 +52,20 @@ export function parseAlertEvent(data: Uint8Array): ParseResult {
   if (!isStringRecord(e.labels) || !isStringRecord(e.annotations))
     return { ok: false, reason: 'bad labels or annotations' }
   if (e.value !== null && typeof e.value !== 'number') return { ok: false, reason: 'bad value' }
-  if (typeof e.activeSinceMs !== 'number' || typeof e.atMs !== 'number')
-    return { ok: false, reason: 'bad times' }
+  if (!isUnixMs(e.activeSinceMs) || !isUnixMs(e.atMs))
+    return {
+      ok: false,
+      reason: `activeSinceMs and atMs must be Unix milliseconds (years 2000-2999), got ${JSON.stringify(e.activeSinceMs)} and ${JSON.stringify(e.atMs)}`,
+    }
   return { ok: true, event: value as AlertEvent }
+}
+
+const YEAR_2000_MS = 946_684_800_000
+const YEAR_3000_MS = 32_503_680_000_000
+
+/** Seconds or nanoseconds from another publisher would show the wrong date or break a message. */
+function isUnixMs(value: unknown): value is number {
+  return typeof value === 'number' && value >= YEAR_2000_MS && value < YEAR_3000_MS
 }
 
 function isStringRecord(value: unknown): value is Record<string, string> {

@@ -23,7 +23,7 @@ import { Dispatcher } from './grouping/dispatcher.js'
 import { LeaseManager } from './leases/leases.js'
 import { createNotifier } from './notifiers/index.js'
 import type { Notification, Notifier } from './notifiers/types.js'
-import { SilenceStore } from './silences/silences.js'
+import { EXPIRED_SILENCE_RETENTION_MS, SilenceStore } from './silences/silences.js'
 import { QueryRuleRunner } from './query-rules/runner.js'
 import { AlertConsumer } from './sources/alerts/consumer.js'
 import { AlertStore } from './state/alert-store.js'
@@ -228,11 +228,15 @@ export class Alerter {
       this.queryRunner.start()
     }
 
-    // Tombstones of resolved alerts are kept an hour, then swept; a background chore, not on the alert path.
+    // Tombstones of resolved alerts are kept an hour and expired silences 120 h, then swept; a
+    // background chore, not on the alert path.
     this.sweepTimer = setInterval(() => {
       store
         .sweepClosed(3_600_000, this.log)
         .catch((error: unknown) => this.log.warn({ err: error }, 'sweep of closed alerts failed'))
+      silences
+        .sweepExpired(EXPIRED_SILENCE_RETENTION_MS, this.log)
+        .catch((error: unknown) => this.log.warn({ err: error }, 'sweep of expired silences failed'))
     }, 600_000)
     this.sweepTimer.unref()
     this.natsConnected = probe

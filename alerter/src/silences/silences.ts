@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import type { KV } from '@nats-io/kv'
-import type { Clock, Labels } from '@tidewatch/shared'
+import type { Clock, Labels, Logger } from '@tidewatch/shared'
 import { SilenceError } from '../errors.js'
 import { watchBucket } from '../state/alert-store.js'
+import { sweepBucket } from '../state/buckets.js'
 import { formatMatcher, matchesAll, parseMatcher, type Matcher } from '../routing/matchers.js'
 
 /** A silence mutes every alert all its matchers match, from `startsAtMs` until `endsAtMs`. */
@@ -44,9 +45,13 @@ export interface NewSilence {
 
 const KEY_PREFIX = 's.'
 
+/** How long an expired silence stays listed before the sweep deletes it (Alertmanager keeps 120 h). */
+export const EXPIRED_SILENCE_RETENTION_MS = 120 * 3_600_000
+
 /**
  * Silences in JetStream KV, shared by every alerter replica and the CLI. Expired silences are kept
- * (for `list`) until `retentionMs` after their end.
+ * (for `list`) until `sweepExpired` deletes them, a retention after their end, so the bucket and
+ * every flush's silence check do not grow for ever.
  */
 export class SilenceStore {
   private readonly cache = new Map<string, Silence>()
@@ -102,6 +107,19 @@ export class SilenceStore {
     await this.kv.update(KEY_PREFIX + id, JSON.stringify(expired), entry.revision)
     this.cache.set(id, expired)
     return expired
+  }
+
+  /** Deletes silences that ended at least `retentionMs` ago. */
+  async sweepExpired(retentionMs: number, logger: Logger): Promise<number> {
+    const now = this.clock.now()
+    const deleted = await sweepBucket<Silence>(
+      this.kv,
+      KEY_PREFIX,
+      (silence) => now - silence.endsAtMs >= retentionMs,
+      (error, key) => logger.warn({ err: error, key }, 'cannot sweep an expired silence'),
+    )
+    for (const key of deleted) this.cache.delete(key.slice(KEY_PREFIX.length))
+    return deleted.length
   }
 
   async list(): Promise<Silence[]> {

@@ -1,6 +1,6 @@
 import type { KV, KvWatchEntry } from '@nats-io/kv'
 import type { AlertEvent, Clock, Logger } from '@tidewatch/shared'
-import { isWrongLastSequence } from './buckets.js'
+import { isWrongLastSequence, sweepBucket } from './buckets.js'
 import { applyEvent, type AlertRecord, type Transition } from './transition.js'
 
 const KEY_PREFIX = 'a.'
@@ -26,13 +26,10 @@ export class AlertStore {
     for (let attempt = 0; ; attempt++) {
       const entry = await this.kv.get(key)
       const stored = entry !== null && entry.operation === 'PUT' ? entry.json<AlertRecord>() : undefined
-      const transition = applyEvent(stored, event)
+      const transition = applyEvent(stored, event, this.clock.now())
       try {
         switch (transition.kind) {
           case 'ignore':
-            return transition
-          case 'delete':
-            await this.kv.delete(key, { previousSeq: entry?.revision ?? 0 })
             return transition
           case 'store': {
             const data = JSON.stringify(transition.record)
@@ -65,23 +62,14 @@ export class AlertStore {
 
   /** Deletes tombstones (closed records) older than `maxAgeMs`; compare-and-set, so a new activation is kept. */
   async sweepClosed(maxAgeMs: number, logger: Logger): Promise<number> {
-    let removed = 0
-    const keys = await this.kv.keys(`${KEY_PREFIX}>`)
     const now = this.clock.now()
-    for await (const key of keys) {
-      const entry = await this.kv.get(key)
-      if (entry === null || entry.operation !== 'PUT') continue
-      const record = entry.json<AlertRecord>()
-      if (record.closedAtMs === undefined || now - record.closedAtMs < maxAgeMs) continue
-      try {
-        await this.kv.delete(key, { previousSeq: entry.revision })
-        removed++
-      } catch (error) {
-        if (!isWrongLastSequence(error))
-          logger.warn({ err: error, key }, 'cannot sweep a closed alert record')
-      }
-    }
-    return removed
+    const deleted = await sweepBucket<AlertRecord>(
+      this.kv,
+      KEY_PREFIX,
+      (record) => record.closedAtMs !== undefined && now - record.closedAtMs >= maxAgeMs,
+      (error, key) => logger.warn({ err: error, key }, 'cannot sweep a closed alert record'),
+    )
+    return deleted.length
   }
 
   async get(fingerprint: string): Promise<StoredAlert | undefined> {

@@ -45,3 +45,28 @@ export async function openBuckets(
 export function isWrongLastSequence(error: unknown): boolean {
   return error instanceof JetStreamApiError && (error.code === 10071 || error.code === 10164)
 }
+
+/**
+ * Deletes every key under `prefix` whose value `isDone` says is no longer needed, compare-and-set so
+ * a key written meanwhile (an alert firing again, a silence extended) stays. A failure other than
+ * such a race goes to `onError` and the sweep goes on. Returns the keys deleted.
+ */
+export async function sweepBucket<T>(
+  kv: KV,
+  prefix: string,
+  isDone: (value: T) => boolean,
+  onError: (error: unknown, key: string) => void,
+): Promise<string[]> {
+  const deleted: string[] = []
+  for await (const key of await kv.keys(`${prefix}>`)) {
+    const entry = await kv.get(key)
+    if (entry === null || entry.operation !== 'PUT' || !isDone(entry.json<T>())) continue
+    try {
+      await kv.delete(key, { previousSeq: entry.revision })
+      deleted.push(key)
+    } catch (error) {
+      if (!isWrongLastSequence(error)) onError(error, key)
+    }
+  }
+  return deleted
+}

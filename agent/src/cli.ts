@@ -362,6 +362,8 @@ class NatsLink {
   private connecting: Promise<void> = Promise.resolve()
   private stopped = false
   private wake: (() => void) | undefined
+  /** The running agent's hook for a new publisher (unset for --once, which never reconnects). */
+  private onConnected: ((publisher: BatchSink) => void) | undefined
 
   constructor(
     private readonly resolved: ResolvedAgentConfig,
@@ -385,6 +387,7 @@ class NatsLink {
   }
 
   connectInBackground(onConnected: (publisher: BatchSink) => void): void {
+    this.onConnected = onConnected
     this.connecting = (async () => {
       for (let attempt = 1; !this.stopped; attempt++) {
         try {
@@ -397,7 +400,7 @@ class NatsLink {
           onConnected(this.publisher(connection))
           return
         } catch (error) {
-          // Once connected, the client reconnects by itself forever; this loop is only for the first time.
+          // Once connected, the client reconnects by itself, until it closes for good (see publisher()).
           const fields = { err: error, attempt, servers: this.resolved.config.nats.servers }
           const message = 'NATS unreachable; collecting into the spool until it is'
           if (attempt === 1) this.logger.warn(fields, message)
@@ -451,6 +454,18 @@ class NatsLink {
         }
       }
     })().catch(() => undefined)
+    // The client gives up for good after repeated authorization errors (a rotated password, an expired
+    // creds file): connect again from scratch, reading the credentials anew, instead of spooling until
+    // the spool drops data while /readyz stays green.
+    void connection.closed().then((error) => {
+      connected = false
+      if (this.stopped || this.onConnected === undefined) return
+      this.logger.error(
+        { err: error, servers: this.resolved.config.nats.servers },
+        'NATS connection closed by the client; connecting again',
+      )
+      this.connectInBackground(this.onConnected)
+    })
     return {
       send: async (batch) => {
         if (!connected)

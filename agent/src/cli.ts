@@ -22,6 +22,7 @@ import { dryRunPrinter } from './outputs/dry-run/printer.js'
 import { NatsPublisher } from './outputs/nats/publisher.js'
 import { selfMetricsInput, selfMetricsRegistry, type SelfMetricsSources } from './self/index.js'
 import { SeqStore } from './seq-store.js'
+import { lockDataDir } from './data-dir-lock.js'
 import { DiskSpool } from './spool/disk.js'
 import { systemTimers } from './timers.js'
 
@@ -246,6 +247,20 @@ async function runDry(resolved: ResolvedAgentConfig, command: CliFlags, logger: 
  *                                        \--> peek --> PendingSink --> NatsPublisher (once connected)
  */
 async function runPublishing(
+  resolved: ResolvedAgentConfig,
+  command: CliFlags,
+  logger: Logger,
+): Promise<number> {
+  // One publishing agent per data_dir: its seq and its spool are this process's alone.
+  const lock = await lockDataDir(resolved.config.agent.data_dir)
+  try {
+    return await collectAndPublish(resolved, command, logger)
+  } finally {
+    await lock.release()
+  }
+}
+
+async function collectAndPublish(
   resolved: ResolvedAgentConfig,
   command: CliFlags,
   logger: Logger,

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { createLogger } from '@tidewatch/shared'
 import { RetryingDelivery, type BatchSink } from './delivery.js'
 import { PublishError } from './outputs/nats/publisher.js'
+import { SpoolError } from './spool/disk.js'
 import { MemoryQueue } from './spool/memory.js'
 import type { QueuedBatch } from './spool/types.js'
 import { FakeTime } from './testing/index.js'
@@ -80,6 +81,25 @@ describe('RetryingDelivery', () => {
     await time.advance(100)
     // a:1 was being retried when it was dropped; the loop moves on to what is left
     expect(sink.stored).toEqual(['a:2', 'a:3'])
+  })
+
+  it('counts what a failed push had already dropped to make room, with the batch it could not write', async () => {
+    const { time, sink, queue, delivery } = setup(25)
+    sink.down = true
+    await delivery.enqueue([batch(1), batch(2)])
+    // The disk fails after the queue made room: a:1 was evicted, a:3 never written.
+    queue.push = async (b) => {
+      const oldest = (await queue.peek())!
+      await queue.ack(oldest.id)
+      const dropped = { batches: 1, samples: oldest.sampleCount, firstId: oldest.id, lastId: oldest.id }
+      throw new SpoolError(`cannot write batch ${b.id} to the spool: EIO`, { dropped })
+    }
+    await delivery.enqueue([batch(3)])
+    expect(delivery.stats).toMatchObject({ dropped: 2, droppedSamples: 2 })
+    expect(queue.length).toBe(1)
+    sink.down = false
+    await time.advance(100)
+    expect(sink.stored).toEqual(['a:2'])
   })
 
   it('drops a batch the output refuses for good, and goes on with the next', async () => {

@@ -1,5 +1,5 @@
 import { systemClock, TidewatchError, type Clock, type Logger } from '@tidewatch/shared'
-import type { BatchQueue, Dropped, QueuedBatch } from './spool/types.js'
+import { droppedBeforeFailure, type BatchQueue, type Dropped, type QueuedBatch } from './spool/types.js'
 import type { Timers } from './timers.js'
 
 /** An output: sends one batch and resolves once it is stored (or was already stored). */
@@ -99,6 +99,12 @@ export class RetryingDelivery {
         dropped = await this.options.queue.push(batch)
         this.stats.lastQueuedAtMs = (this.options.clock ?? systemClock).now()
       } catch (error) {
+        const madeRoom = droppedBeforeFailure(error)
+        if (madeRoom.batches > 0)
+          this.countDropped(
+            madeRoom,
+            'the spool is full (agent.spool_max_bytes); the oldest batches made room',
+          )
         // The spool cannot take it (disk full, read-only): this batch is lost, and said so.
         this.countDropped(
           { batches: 1, samples: batch.sampleCount, firstId: batch.id, lastId: batch.id },

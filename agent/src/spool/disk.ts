@@ -2,7 +2,7 @@ import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { TidewatchError, type Clock, type Logger } from '@tidewatch/shared'
-import type { BatchQueue, Dropped, QueuedBatch } from './types.js'
+import { NOTHING_DROPPED, type BatchQueue, type Dropped, type QueuedBatch } from './types.js'
 
 /*
  * The disk spool: a write-ahead FIFO of encoded batches under `<data_dir>/spool/`.
@@ -38,8 +38,11 @@ export const CURSOR_FILE = 'cursor.json'
 
 export class SpoolError extends TidewatchError {
   override readonly name = 'SpoolError'
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** Batches a failed push had already dropped to make room. */
+  readonly dropped: Dropped
+  constructor(message: string, options?: { cause?: unknown; dropped?: Dropped }) {
     super(message, 'SPOOL', true, options)
+    this.dropped = options?.dropped ?? NOTHING_DROPPED
   }
 }
 
@@ -222,6 +225,7 @@ export class DiskSpool implements BatchQueue {
         await this.active.truncate(current.size).catch(() => undefined)
         throw new SpoolError(`cannot write batch ${batch.id} to the spool: ${(error as Error).message}`, {
           cause: error,
+          dropped,
         })
       }
       current.size += record.length

@@ -20,6 +20,16 @@ export interface Dropped {
 export const NOTHING_DROPPED: Dropped = Object.freeze({ batches: 0, samples: 0 })
 
 /**
+ * What a push that failed had already dropped to make room (an error's `dropped`): those batches
+ * are gone either way and are counted with the one that could not be written.
+ */
+export function droppedBeforeFailure(error: unknown): Dropped {
+  const dropped =
+    typeof error === 'object' && error !== null ? (error as { dropped?: Dropped }).dropped : undefined
+  return dropped ?? NOTHING_DROPPED
+}
+
+/**
  * Where batches wait until the output has them, oldest first. Two implementations: DiskSpool (the
  * agent's: every batch is written to disk before it is sent) and MemoryQueue (tests, embedding).
  * Methods are async so the disk one fits; the runner and its retry loop do not know which it has.

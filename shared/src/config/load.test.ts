@@ -248,6 +248,14 @@ describe('*_file secrets', () => {
     expect(error.message).not.toContain(SECRET)
   })
 
+  it('refuses a client certificate without its key (and a key without its certificate), naming the missing key', () => {
+    const noKey = configError(agent('[nats.tls]\ncert_file = "/etc/tidewatch/agent.crt"\n'))
+    expect(noKey.message).toContain('config/agent.toml: nats.tls.key_file: expected key_file too')
+    expect(noKey.keyPath).toBe('nats.tls.key_file')
+    const noCert = configError(aggregator('[nats.tls]\nkey_file = "/etc/tidewatch/agg.key"\n'))
+    expect(noCert.message).toContain('config/aggregator.toml: nats.tls.cert_file: expected cert_file too')
+  })
+
   it('names the key and the file when the secret file cannot be read', () => {
     const missing = join(dir, 'missing-secret')
     const error = configError(agent(`[nats]\npassword_file = "${missing}"\n`))

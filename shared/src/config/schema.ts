@@ -79,6 +79,16 @@ export const natsSchema = z
         /** Private key of cert_file. */
         key_file: z.string().min(1).optional(),
       })
+      // Checked at load, not first at connect time, where it would look like NATS being unreachable.
+      .superRefine((tls, ctx) => {
+        if ((tls.cert_file === undefined) === (tls.key_file === undefined)) return
+        const missing = tls.cert_file === undefined ? 'cert_file' : 'key_file'
+        ctx.addIssue({
+          code: 'custom',
+          path: [missing],
+          message: `expected ${missing} too: cert_file and key_file go together (a client certificate and its key)`,
+        })
+      })
       .optional(),
   })
   .prefault({})

@@ -261,4 +261,28 @@ describe('Agent (runner)', () => {
     expect(built.reduce((n, b) => n + b.queued.sampleCount, 0)).toBe(20)
     expect(built.map((b) => b.queued.seq)).toEqual(built.map((_, i) => i + 1))
   })
+
+  it("halves a batch that would exceed the output's own bound (the server's max_payload)", async () => {
+    const server: { maxBatchBytes?: number } = {}
+    const agent = new Agent({
+      config: agentConfigSchema.parse({ agent: { id: 'web-1', data_dir: dir } }),
+      agentId: 'web-1',
+      hostname: 'h',
+      subject: 's.web-1',
+      inputs: [new FakeInput('a', time, 20)],
+      seq: await SeqStore.open(dir, 'web-1'),
+      handler: async (built) => void handed.push(...built),
+      clock: time,
+      timers: time,
+      logger,
+      maxBatchBytes: () => server.maxBatchBytes,
+    })
+    // Not connected yet: only limits.max_batch_bytes (4 MiB) applies.
+    expect(await agent.runOnce()).toHaveLength(1)
+    server.maxBatchBytes = 400
+    const built = await agent.runOnce()
+    expect(built.length).toBeGreaterThan(1)
+    expect(built.every((b) => b.queued.data.byteLength <= 400)).toBe(true)
+    expect(built.reduce((n, b) => n + b.queued.sampleCount, 0)).toBe(20)
+  })
 })

@@ -1,6 +1,5 @@
 import {
   batchId,
-  checkBatchBytes,
   encodeBatch,
   limitsFromConfig,
   validateBatch,
@@ -71,6 +70,12 @@ export interface AgentOptions {
   logger: Logger
   /** [0, 1); picks the flush jitter. Default Math.random. */
   random?: () => number
+  /**
+   * The output's own bound on one batch's bytes, asked at every build (NATS: the server's
+   * max_payload less the headers, known once connected); batches are split to fit it as they are
+   * to fit limits.max_batch_bytes.
+   */
+  maxBatchBytes?: () => number | undefined
 }
 
 export class Agent {
@@ -192,7 +197,10 @@ export class Agent {
         }
         this.dropChunk(
           series,
-          new WireError('batch_too_large', 'one sample does not fit limits.max_batch_bytes'),
+          new WireError(
+            'batch_too_large',
+            `one sample does not fit ${this.batchBytesLimit()} bytes (limits.max_batch_bytes, or the server's max_payload)`,
+          ),
         )
       } else if (result instanceof WireError) {
         this.dropChunk(series, result)
@@ -221,11 +229,7 @@ export class Agent {
       if (error instanceof WireError) return error
       throw error
     }
-    try {
-      checkBatchBytes(data.byteLength, this.limits)
-    } catch {
-      return 'too_large'
-    }
+    if (data.byteLength > this.batchBytesLimit()) return 'too_large'
     const seq = await this.options.seq.next()
     if (seq !== batch.seq) throw new Error(`seq store handed out ${seq}, expected ${batch.seq}`)
     const id = batchId(batch.agentId, seq)
@@ -236,6 +240,10 @@ export class Agent {
       'batch built',
     )
     return { batch, queued: { id, seq, subject: this.options.subject, data, sampleCount } }
+  }
+
+  private batchBytesLimit(): number {
+    return Math.min(this.limits.maxBatchBytes, this.options.maxBatchBytes?.() ?? Infinity)
   }
 
   private dropChunk(series: SeriesSamples[], error: WireError): void {

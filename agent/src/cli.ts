@@ -19,7 +19,7 @@ import { PendingSink, RetryingDelivery, type BatchSink } from './delivery.js'
 import { buildInputs } from './inputs/index.js'
 import type { Input } from './inputs/types.js'
 import { dryRunPrinter } from './outputs/dry-run/printer.js'
-import { NatsPublisher } from './outputs/nats/publisher.js'
+import { headerAllowance, NatsPublisher } from './outputs/nats/publisher.js'
 import { selfMetricsInput, selfMetricsRegistry, type SelfMetricsSources } from './self/index.js'
 import { SeqStore } from './seq-store.js'
 import { lockDataDir } from './data-dir-lock.js'
@@ -310,7 +310,7 @@ async function collectAndPublish(
       inputNames = names
       return config.agent.self_metrics ? [selfMetricsInput(selfSources, names)] : []
     }
-    const agent: Agent = createAgent(resolved, seq, handler, logger, selfInputs)
+    const agent: Agent = createAgent(resolved, seq, handler, logger, selfInputs, () => link.maxBatchBytes())
     await agent.init()
     if (!command.once && config.admin.listen !== '') {
       // Ready while batches keep moving: one was stored by JetStream, or written to the spool, within
@@ -432,6 +432,12 @@ class NatsLink {
     })()
   }
 
+  /** What one batch may weigh on this server (its max_payload less the headers); undefined until connected. */
+  maxBatchBytes(): number | undefined {
+    const maxPayload = this.connection?.info?.max_payload
+    return maxPayload === undefined ? undefined : maxPayload - headerAllowance(this.resolved.agentId)
+  }
+
   async close(): Promise<void> {
     this.stopped = true
     this.wake?.()
@@ -498,6 +504,7 @@ function createAgent(
   handler: BatchHandler,
   logger: Logger,
   extraInputs: Input[] | ((inputNames: string[]) => Input[]),
+  maxBatchBytes?: () => number | undefined,
 ): Agent {
   const inputs = buildInputs(resolved.config.inputs, { clock: systemClock, logger })
   const names = inputs.map((input) => input.name)
@@ -513,6 +520,7 @@ function createAgent(
     clock: systemClock,
     timers: systemTimers,
     logger,
+    ...(maxBatchBytes !== undefined ? { maxBatchBytes } : {}),
   })
 }
 

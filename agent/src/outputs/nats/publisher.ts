@@ -27,6 +27,19 @@ export function partitionOf(agentId: string, partitions: number): number {
   return hash % partitions
 }
 
+/**
+ * The bytes the client adds to a batch's payload for its headers (`NATS/1.0`, `Nats-Msg-Id: <id>`):
+ * the server's max_payload bounds both together.
+ */
+export function headerBytes(batchId: string): number {
+  return `NATS/1.0\r\nNats-Msg-Id: ${batchId}\r\n\r\n`.length
+}
+
+/** Room for headers of any batch of `agentId` (an id `<agent id>:<seq>`, seq up to 20 digits). */
+export function headerAllowance(agentId: string): number {
+  return headerBytes(`${agentId}:${'9'.repeat(20)}`)
+}
+
 export class PublishError extends TidewatchError {
   override readonly name = 'PublishError'
   constructor(message: string, retryable: boolean, options?: { cause?: unknown }) {
@@ -58,9 +71,11 @@ export class NatsPublisher implements BatchSink {
 
   async send(batch: QueuedBatch): Promise<{ duplicate: boolean }> {
     const maxPayload = this.options.connection.info?.max_payload
-    if (maxPayload !== undefined && batch.data.byteLength > maxPayload) {
+    const messageBytes = batch.data.byteLength + headerBytes(batch.id)
+    if (maxPayload !== undefined && messageBytes > maxPayload) {
+      // Never accepted, so never retried: the head of the queue must not hold up everything behind it.
       throw new PublishError(
-        `batch ${batch.id} is ${batch.data.byteLength} bytes, over the server's max_payload ${maxPayload}`,
+        `batch ${batch.id} is ${messageBytes} bytes with its headers, over the server's max_payload ${maxPayload}`,
         false,
       )
     }

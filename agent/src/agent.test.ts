@@ -262,6 +262,27 @@ describe('Agent (runner)', () => {
     expect(built.map((b) => b.queued.seq)).toEqual(built.map((_, i) => i + 1))
   })
 
+  it('counts a flush it cannot number (the seq store cannot be written) as dropped samples', async () => {
+    const stateDir = join(dir, 'state-gone')
+    const agent = new Agent({
+      config: agentConfigSchema.parse({ agent: { id: 'web-1', data_dir: stateDir, batch_max_samples: 10 } }),
+      agentId: 'web-1',
+      hostname: 'h',
+      subject: 's.web-1',
+      inputs: [new FakeInput('a', time, 20)],
+      seq: await SeqStore.open(stateDir, 'web-1'),
+      handler: async (built) => void handed.push(...built),
+      clock: time,
+      timers: time,
+      logger,
+    })
+    // The data_dir goes away under the agent (a real write failure, even as root).
+    rmSync(stateDir, { recursive: true, force: true })
+    expect(await agent.runOnce()).toEqual([])
+    expect(handed).toEqual([])
+    expect(agent.stats.droppedSamples).toBe(20)
+  })
+
   it("halves a batch that would exceed the output's own bound (the server's max_payload)", async () => {
     const server: { maxBatchBytes?: number } = {}
     const agent = new Agent({

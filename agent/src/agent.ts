@@ -188,7 +188,15 @@ export class Agent {
     const built: BuiltBatch[] = []
     while (chunks.length > 0) {
       const series = chunks.shift() as SeriesSamples[]
-      const result = await this.build(series)
+      let result: Awaited<ReturnType<Agent['build']>>
+      try {
+        result = await this.build(series)
+      } catch (error) {
+        // The seq store cannot be written (disk full, read-only data_dir): no batch can be numbered.
+        // What is built goes on; the rest is lost, and counted as dropped.
+        this.dropSamples([series, ...chunks.splice(0)].flat(), error, 'the batch cannot be numbered')
+        break
+      }
       if (result === 'too_large') {
         const halves = splitInHalf(series)
         if (halves !== undefined) {
@@ -247,11 +255,20 @@ export class Agent {
   }
 
   private dropChunk(series: SeriesSamples[], error: WireError): void {
+    this.dropSamples(series, error, 'the batch would be rejected')
+  }
+
+  private dropSamples(series: SeriesSamples[], error: unknown, why: string): void {
     const samples = series.reduce((sum, s) => sum + s.values.length, 0)
     this.stats.droppedSamples += samples
     this.log.error(
-      { err: error, reason: error.reason, samples, dropped_samples_total: this.stats.droppedSamples },
-      'samples dropped: the batch would be rejected',
+      {
+        err: error,
+        ...(error instanceof WireError ? { reason: error.reason } : {}),
+        samples,
+        dropped_samples_total: this.stats.droppedSamples,
+      },
+      `samples dropped: ${why}`,
     )
   }
 

@@ -132,9 +132,14 @@ describe('natsTlsOptions', () => {
     })
   })
 
-  it('refuses a client certificate without its key', () => {
-    expect(() => natsTlsOptions(natsSchema.parse({ tls: { cert_file: '/c.pem' } }))).toThrow(ConfigError)
-    expect(() => natsTlsOptions(natsSchema.parse({ tls: { key_file: '/k.pem' } }))).toThrow(
+  it('refuses a client certificate without its key: at config load, and when built without the schema', () => {
+    expect(natsSchema.safeParse({ tls: { cert_file: '/c.pem' } }).error?.issues[0]).toMatchObject({
+      path: ['tls', 'key_file'],
+      message: expect.stringContaining('cert_file and key_file go together') as unknown,
+    })
+    const defaults = natsSchema.parse({})
+    expect(() => natsTlsOptions({ ...defaults, tls: { cert_file: '/c.pem' } })).toThrow(ConfigError)
+    expect(() => natsTlsOptions({ ...defaults, tls: { key_file: '/k.pem' } })).toThrow(
       /cert_file and key_file go together/,
     )
   })

@@ -238,23 +238,32 @@ describe('Agent (runner)', () => {
     expect(agent.stats).toMatchObject({ gatherErrors: 1, droppedSamples: 1 })
   })
 
-  it('halves a batch that would exceed limits.max_batch_bytes instead of dropping it', async () => {
+  /** An agent with one input of 20 samples, on its own config and data_dir (no labels, no jitter). */
+  async function twentySampleAgent(
+    configInput: { agent?: Record<string, unknown>; limits?: Record<string, unknown> },
+    maxBatchBytes?: () => number | undefined,
+  ): Promise<Agent> {
     const config = agentConfigSchema.parse({
-      agent: { id: 'web-1', data_dir: dir },
-      limits: { max_batch_bytes: 400 },
+      ...configInput,
+      agent: { id: 'web-1', data_dir: dir, ...configInput.agent },
     })
-    const agent = new Agent({
+    return new Agent({
       config,
       agentId: 'web-1',
       hostname: 'h',
       subject: 's.web-1',
       inputs: [new FakeInput('a', time, 20)],
-      seq: await SeqStore.open(dir, 'web-1'),
+      seq: await SeqStore.open(config.agent.data_dir, 'web-1'),
       handler: async (built) => void handed.push(...built),
       clock: time,
       timers: time,
       logger,
+      ...(maxBatchBytes !== undefined ? { maxBatchBytes } : {}),
     })
+  }
+
+  it('halves a batch that would exceed limits.max_batch_bytes instead of dropping it', async () => {
+    const agent = await twentySampleAgent({ limits: { max_batch_bytes: 400 } })
     const built = await agent.runOnce()
     expect(built.length).toBeGreaterThan(1)
     expect(built.every((b) => b.queued.data.byteLength <= 400)).toBe(true)
@@ -264,18 +273,7 @@ describe('Agent (runner)', () => {
 
   it('counts a flush it cannot number (the seq store cannot be written) as dropped samples', async () => {
     const stateDir = join(dir, 'state-gone')
-    const agent = new Agent({
-      config: agentConfigSchema.parse({ agent: { id: 'web-1', data_dir: stateDir, batch_max_samples: 10 } }),
-      agentId: 'web-1',
-      hostname: 'h',
-      subject: 's.web-1',
-      inputs: [new FakeInput('a', time, 20)],
-      seq: await SeqStore.open(stateDir, 'web-1'),
-      handler: async (built) => void handed.push(...built),
-      clock: time,
-      timers: time,
-      logger,
-    })
+    const agent = await twentySampleAgent({ agent: { data_dir: stateDir, batch_max_samples: 10 } })
     // The data_dir goes away under the agent (a real write failure, even as root).
     rmSync(stateDir, { recursive: true, force: true })
     expect(await agent.runOnce()).toEqual([])
@@ -285,19 +283,7 @@ describe('Agent (runner)', () => {
 
   it("halves a batch that would exceed the output's own bound (the server's max_payload)", async () => {
     const server: { maxBatchBytes?: number } = {}
-    const agent = new Agent({
-      config: agentConfigSchema.parse({ agent: { id: 'web-1', data_dir: dir } }),
-      agentId: 'web-1',
-      hostname: 'h',
-      subject: 's.web-1',
-      inputs: [new FakeInput('a', time, 20)],
-      seq: await SeqStore.open(dir, 'web-1'),
-      handler: async (built) => void handed.push(...built),
-      clock: time,
-      timers: time,
-      logger,
-      maxBatchBytes: () => server.maxBatchBytes,
-    })
+    const agent = await twentySampleAgent({}, () => server.maxBatchBytes)
     // Not connected yet: only limits.max_batch_bytes (4 MiB) applies.
     expect(await agent.runOnce()).toHaveLength(1)
     server.maxBatchBytes = 400

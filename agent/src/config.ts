@@ -91,12 +91,20 @@ function checkAgainstWireRules(
   file: string | undefined,
   where: string,
 ): void {
-  const keyPath = config.agent.id !== undefined ? 'agent.id' : 'agent.hostname'
   try {
     encodeBatch({ agentId, seq: 0, createdMs: 0, series: [] })
   } catch (error) {
     if (!(error instanceof WireError)) throw error
-    throw new ConfigError(`${where}: ${keyPath}: ${error.message}`, file, keyPath, undefined, `"${agentId}"`)
+    // Unset, the id comes from the machine's host name (agent.hostname only sets the host label).
+    const derived =
+      config.agent.id === undefined ? ` (derived from this machine's host name: set agent.id)` : ''
+    throw new ConfigError(
+      `${where}: agent.id: ${error.message}${derived}`,
+      file,
+      'agent.id',
+      undefined,
+      `"${agentId}"`,
+    )
   }
   const nowMs = Date.now()
   try {

@@ -168,13 +168,12 @@ export class Dispatcher {
     group.timer = undefined
     this.groups.delete(group.id)
     this.stats.groups = this.groups.size
-    if (this.deps.leases.holds(group.key)) {
-      void this.deps.leases
-        .release(group.key)
-        .catch((error: unknown) =>
-          this.deps.logger.warn({ err: error, group: group.id }, 'cannot release a group lease'),
-        )
-    }
+    // Also a lease whose time ran out here (a stalled loop): still ours in KV, it would be renewed for ever.
+    void this.deps.leases
+      .release(group.key)
+      .catch((error: unknown) =>
+        this.deps.logger.warn({ err: error, group: group.id }, 'cannot release a group lease'),
+      )
   }
 
   private schedule(group: Group, atMs: number): void {

@@ -68,9 +68,20 @@ export class LeaseManager {
       return { held: true }
     } catch (error) {
       if (!isWrongLastSequence(error)) throw error
-      // Someone wrote between our read and write: they hold it for (at least) a full ttl.
+      // Someone wrote between our read and write: our own background renewal (then we still hold it,
+      // at its revision), or another replica, which holds it for (at least) a full ttl.
+      const latest = await this.kv.get(key)
+      const current = latest !== null && latest.operation === 'PUT' ? latest.json<LeaseValue>() : undefined
+      if (latest !== null && current?.owner === this.owner && current.expiresAtMs > this.clock.now()) {
+        this.held.set(key, { revision: latest.revision, expiresAtMs: current.expiresAtMs })
+        return { held: true }
+      }
       this.held.delete(key)
-      return { held: false, owner: 'unknown', expiresAtMs: now + this.ttlMs }
+      return {
+        held: false,
+        owner: current?.owner ?? 'unknown',
+        expiresAtMs: current?.expiresAtMs ?? now + this.ttlMs,
+      }
     }
   }
 

@@ -32,8 +32,8 @@ describe('sweeps of alert tombstones and expired silences (real nats-server KV)'
     const add = (durationMs: number, comment: string) =>
       silences.add({ matchers: ['host="a"'], durationMs, createdBy: 'test', comment })
     await add(HOUR, 'ends in an hour')
-    const extended = await add(HOUR, 'expired early')
-    await silences.expire(extended.id)
+    const expiredEarly = await add(HOUR, 'expired early')
+    await silences.expire(expiredEarly.id)
     await add(30 * 24 * HOUR, 'a month')
 
     nowMs += EXPIRED_SILENCE_RETENTION_MS

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import {
   agentConfigSchema,
   connectNats,
@@ -10,6 +11,7 @@ import {
   limitsFromConfig,
   natsSchema,
   streamSchema,
+  type NatsConnection,
 } from '@tidewatch/shared'
 import { startNatsServer, type NatsServerHandle } from '@tidewatch/shared/testing'
 import { readStream, startAgent, waitFor, type AgentProcess } from './agent-process.js'
@@ -36,15 +38,19 @@ describe('agent after the NATS client gave up on its connection (real processes)
       natsSchema.parse({ servers: [server.url], user: 'agent', password: 'pw1', connect_timeout: '2s' }),
       { name: 'test', logger },
     )
-  const stored = async (): Promise<number> => {
+  /** A fresh connection each time: one made before the password changed would be closed by now. */
+  const withStream = async <T>(
+    read: (connection: NatsConnection, manager: JetStreamManager) => Promise<T>,
+  ) => {
     const connection = await client()
     try {
-      const manager = await ensureStreams(connection, [])
-      return (await manager.streams.info('METRICS')).state.messages
+      return await read(connection, await jetstreamManager(connection))
     } finally {
       await connection.close()
     }
   }
+  const stored = () =>
+    withStream(async (_, manager) => (await manager.streams.info('METRICS')).state.messages)
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tidewatch-nats-closed-'))
@@ -113,13 +119,10 @@ describe('agent after the NATS client gave up on its connection (real processes)
 
     expect(await agent.stop('SIGTERM')).toBe(0)
     agent = undefined
-    const connection = await client()
-    try {
-      const manager = await ensureStreams(connection, [])
-      const seqs = (await readStream(connection, manager, 'METRICS', limits)).map((m) => m.batch.seq)
-      expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1))
-    } finally {
-      await connection.close()
-    }
+    const messages = await withStream((connection, manager) =>
+      readStream(connection, manager, 'METRICS', limits),
+    )
+    const seqs = messages.map((m) => m.batch.seq)
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1))
   }, 90_000)
 })
